@@ -1,0 +1,66 @@
+#include "qinfer/quant/type_registry.h"
+
+#include <array>
+#include <cctype>
+
+#include "qinfer/core/error.h"
+#include "qinfer/quant/float_types.h"
+
+namespace qinfer {
+
+namespace {
+
+// One line per type. A new format is one new file plus one line here.
+const TypeInfo* const kAllTypes[] = {
+    &kTypeF32,
+    &kTypeF16,
+    &kTypeBF16,
+};
+
+const std::array<const TypeInfo*, kTypeIdLimit>& by_id() {
+  static const auto table = [] {
+    std::array<const TypeInfo*, kTypeIdLimit> t{};
+    for (const TypeInfo* info : kAllTypes) t[uint32_t(info->id)] = info;
+    return t;
+  }();
+  return table;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+}  // namespace
+
+const TypeInfo* find_type(uint32_t raw_id) { return raw_id < kTypeIdLimit ? by_id()[raw_id] : nullptr; }
+const TypeInfo* find_type(TypeId id) { return find_type(uint32_t(id)); }
+
+const TypeInfo* find_type(std::string_view name) {
+  for (const TypeInfo* info : kAllTypes)
+    if (iequals(info->name, name)) return info;
+  return nullptr;
+}
+
+const TypeInfo& type_info(TypeId id) {
+  const TypeInfo* info = find_type(id);
+  if (!info) throw Error("unknown tensor type id " + std::to_string(uint32_t(id)));
+  return *info;
+}
+
+size_t row_size(TypeId id, int64_t n) {
+  const TypeInfo& info = type_info(id);
+  if (n % info.block_size != 0)
+    throw Error(std::string("row of ") + std::to_string(n) + " elements is not a multiple of the " + info.name +
+                " block size " + std::to_string(info.block_size));
+  return size_t(n / info.block_size) * info.type_size;
+}
+
+const TypeInfo* const* all_types(size_t* count) {
+  *count = sizeof(kAllTypes) / sizeof(kAllTypes[0]);
+  return kAllTypes;
+}
+
+}  // namespace qinfer
