@@ -1,2 +1,37 @@
+// qinfer: one binary, one subcommand per capability. Errors from the library
+// become one line on stderr and exit code 2.
 #include <cstdio>
-int main() { std::puts("qinfer"); return 0; }
+#include <exception>
+
+#include "qinfer/cli/commands.h"
+#include "qinfer/core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"qinfer: make LLMs smaller and faster, and prove it"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "qinfer 0.1.0");
+  for (const auto& spec : qinfer::cli::kCommands) spec.define(*app.add_subcommand(spec.name, spec.help));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "qinfer: error: %s\n", e.what());
+    return 2;
+  } catch (const qinfer::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "qinfer: error: %s\n", e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "qinfer: error: out of memory\n");
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "qinfer: internal error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -31,13 +31,14 @@ class ThreadPool {
 
   int n_threads_;
   std::vector<std::thread> threads_;
+  // Workers spin briefly on generation_ before sleeping on start_cv_, so the
+  // many short parallel regions of a decode step do not pay a futex wake each.
   std::mutex mu_;
   std::condition_variable start_cv_;
-  std::condition_variable done_cv_;
   const std::function<void(int, int)>* job_ = nullptr;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace qinfer

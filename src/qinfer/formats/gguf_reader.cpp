@@ -14,6 +14,7 @@ namespace {
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 constexpr int kMaxArrayDepth = 4;
 constexpr uint64_t kMaxNameLen = 65535;
+constexpr int64_t kMaxElements = int64_t(1) << 50;  // per tensor
 
 size_t scalar_size(GgufType t) {
   switch (t) {
@@ -252,6 +253,9 @@ void GgufFile::parse_all() {
 
   if (const GgufValue* a = find("general.alignment")) {
     if (!a->is_integer()) c.fail("general.alignment is not an integer");
+    // as_int() would throw a plain Error (no file name) for a uint64 above 2^63.
+    if (a->type == GgufType::UINT64 && a->u > uint64_t(1 << 20))
+      c.fail("general.alignment " + std::to_string(a->u) + " is not a power of two multiple of 8");
     int64_t al = a->as_int();
     if (al <= 0 || al > (1 << 20) || (al & (al - 1)) != 0 || al % 8 != 0)
       c.fail("general.alignment " + std::to_string(al) + " is not a power of two multiple of 8");
@@ -276,9 +280,13 @@ void GgufFile::parse_all() {
     if (!info) c.fail(where + ": unknown or unsupported tensor type " + std::to_string(raw_type));
     ti.type = info->id;
     ti.offset = c.read<uint64_t>("tensor offset");
-    // Element count must not overflow: each dim <= 2^40 but the product can.
-    __int128 nel = __int128(ti.ne[0]) * ti.ne[1] * ti.ne[2] * ti.ne[3];
-    if (nel > (__int128(1) << 50)) c.fail(where + ": element count overflows");
+    // Element count must not overflow: each dim <= 2^40 but the product can
+    // (four of them even overflow __int128), so check after every factor.
+    int64_t nel = 1;
+    for (int d = 0; d < 4; ++d) {
+      if (nel > kMaxElements / ti.ne[d]) c.fail(where + ": element count overflows (shape " + ti.shape_string() + ")");
+      nel *= ti.ne[d];
+    }
     if (ti.ne[0] % info->block_size != 0)
       c.fail(where + ": row length " + std::to_string(ti.ne[0]) + " is not a multiple of the " + info->name +
              " block size " + std::to_string(info->block_size));

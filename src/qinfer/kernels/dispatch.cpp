@@ -1,49 +1,84 @@
-// Minimal scalar dispatch for float types; SIMD paths and block types plug in here.
+// ISA selection and the public kernel entry points: one table of function
+// pointers per ISA, built once; the active one is picked at start-up from the
+// CPU's features (or QINFER_ISA) and read lock-free on every call.
+#include <atomic>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "qinfer/core/error.h"
-#include "qinfer/core/fp16.h"
+#include "qinfer/kernels/kernel_table.h"
 #include "qinfer/kernels/kernels.h"
 #include "qinfer/quant/type_registry.h"
 
 namespace qinfer::kernels {
 
 namespace {
-Isa g_isa = Isa::Scalar;
-bool g_isa_set = false;
 
 bool supported(Isa isa) {
   switch (isa) {
     case Isa::Scalar: return true;
-    case Isa::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-    case Isa::Avx512: return supported(Isa::Avx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    case Isa::Avx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
+             __builtin_cpu_supports("bmi2");
+    case Isa::Avx512:
+      return supported(Isa::Avx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
   }
   return false;
 }
 
-float dot_f32(int64_t n, const void* w, const void* x) {
-  const float* a = static_cast<const float*>(w);
-  const float* b = static_cast<const float*>(x);
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += double(a[i]) * double(b[i]);
-  return float(s);
+bool has_vnni() { return supported(Isa::Avx512) && __builtin_cpu_supports("avx512vnni"); }
+
+struct Tables {
+  KernelTable t[3];
+  Tables() {
+    fill_table_generic(t[0]);
+    if (supported(Isa::Avx2)) {
+      t[1] = t[0];
+      fill_table_avx2(t[1]);
+    }
+    if (supported(Isa::Avx512)) {
+      t[2] = t[1];
+      fill_table_avx512(t[2]);
+      if (has_vnni()) fill_table_avx512vnni(t[2]);
+    }
+  }
+};
+
+const Tables& tables() {
+  static const Tables tables;
+  return tables;
 }
-float dot_f16(int64_t n, const void* w, const void* x) {
-  const uint16_t* a = static_cast<const uint16_t*>(w);
-  const uint16_t* b = static_cast<const uint16_t*>(x);
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += double(fp16_to_f32(a[i])) * double(fp16_to_f32(b[i]));
-  return float(s);
+
+Isa initial_isa() {
+  Isa isa = best_supported_isa();
+  if (const char* env = std::getenv("QINFER_ISA")) {
+    const std::string s = env;
+    const Isa want = s == "scalar" ? Isa::Scalar : s == "avx2" ? Isa::Avx2 : s == "avx512" ? Isa::Avx512 : isa;
+    if (supported(want)) isa = want;
+  }
+  return isa;
 }
-float dot_bf16(int64_t n, const void* w, const void* x) {
-  const uint16_t* a = static_cast<const uint16_t*>(w);
-  const uint16_t* b = static_cast<const uint16_t*>(x);
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += double(bf16_to_f32(a[i])) * double(bf16_to_f32(b[i]));
-  return float(s);
+
+struct Active {
+  std::atomic<Isa> isa;
+  std::atomic<const KernelTable*> table;
+  Active() : isa(initial_isa()), table(&tables().t[int(isa.load())]) {}
+};
+
+Active& active() {
+  static Active a;
+  return a;
 }
+
+const KernelTable& table() { return *active().table.load(std::memory_order_acquire); }
+
+[[noreturn]] void no_kernel(const char* what, TypeId type) {
+  const TypeInfo* info = find_type(type);
+  throw Error(std::string("no ") + what + " kernel for tensor type " +
+              (info ? info->name : std::to_string(uint32_t(type))));
+}
+
 }  // namespace
 
 const char* isa_name(Isa isa) {
@@ -61,46 +96,39 @@ Isa best_supported_isa() {
   return Isa::Scalar;
 }
 
-Isa active_isa() {
-  if (!g_isa_set) {
-    g_isa = best_supported_isa();
-    if (const char* env = std::getenv("QINFER_ISA")) {
-      std::string s = env;
-      Isa want = s == "scalar" ? Isa::Scalar : s == "avx2" ? Isa::Avx2 : s == "avx512" ? Isa::Avx512 : g_isa;
-      if (supported(want)) g_isa = want;
-    }
-    g_isa_set = true;
-  }
-  return g_isa;
-}
+Isa active_isa() { return active().isa.load(std::memory_order_acquire); }
 
 void set_isa(Isa isa) {
   if (!supported(isa)) throw Error(std::string("ISA ") + isa_name(isa) + " is not supported on this CPU");
-  g_isa = isa;
-  g_isa_set = true;
+  active().table.store(&tables().t[int(isa)], std::memory_order_release);
+  active().isa.store(isa, std::memory_order_release);
 }
 
 void convert_activations(TypeId type, const float* src, void* dst, int64_t n) {
+  const uint32_t id = uint32_t(type);
+  ConvertFn f = id < kTypeIdLimit ? table().convert[id] : nullptr;
+  if (!f) no_kernel("activation conversion", type);
   const TypeInfo& info = type_info(type);
-  if (!info.from_float) throw Error(std::string("no activation conversion to ") + info.name);
-  info.from_float(src, dst, n);
+  if (n % info.block_size != 0)
+    throw Error("activation row of " + std::to_string(n) + " elements is not a multiple of the " + info.name +
+                " block size " + std::to_string(info.block_size));
+  f(src, dst, n);
 }
 
 float vec_dot(TypeId wtype, int64_t n, const void* w_row, const void* x_row) {
-  switch (wtype) {
-    case TypeId::F32: return dot_f32(n, w_row, x_row);
-    case TypeId::F16: return dot_f16(n, w_row, x_row);
-    case TypeId::BF16: return dot_bf16(n, w_row, x_row);
-    default: throw Error(std::string("no dot product kernel for ") + type_info(wtype).name);
-  }
+  const uint32_t id = uint32_t(wtype);
+  VecDotFn f = id < kTypeIdLimit ? table().vec_dot[id] : nullptr;
+  if (!f) no_kernel("dot product", wtype);
+  return f(n, w_row, x_row);
 }
 
 void matmul_rows(TypeId wtype, int64_t n, const void* W, size_t w_stride, int64_t r0, int64_t r1, const void* X,
                  size_t x_stride, int64_t n_tok, float* Y, int64_t ldy) {
-  const auto* w = static_cast<const uint8_t*>(W);
-  const auto* x = static_cast<const uint8_t*>(X);
-  for (int64_t r = r0; r < r1; ++r)
-    for (int64_t t = 0; t < n_tok; ++t) Y[t * ldy + r] = vec_dot(wtype, n, w + r * w_stride, x + t * x_stride);
+  const uint32_t id = uint32_t(wtype);
+  MatmulFn f = id < kTypeIdLimit ? table().matmul[id] : nullptr;
+  if (!f) no_kernel("matmul", wtype);
+  if (r1 <= r0 || n_tok <= 0) return;
+  f(n, W, w_stride, r0, r1, X, x_stride, n_tok, Y, ldy);
 }
 
 }  // namespace qinfer::kernels

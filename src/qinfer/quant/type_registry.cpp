@@ -5,6 +5,14 @@
 
 #include "qinfer/core/error.h"
 #include "qinfer/quant/float_types.h"
+#include "qinfer/quant/q4_0.h"
+#include "qinfer/quant/q4_1.h"
+#include "qinfer/quant/q5_0.h"
+#include "qinfer/quant/q5_1.h"
+#include "qinfer/quant/q8_0.h"
+#include "qinfer/quant/q8_1.h"
+#include "qinfer/quant/q6_k.h"
+#include "qinfer/quant/q8_k.h"
 
 namespace qinfer {
 
@@ -15,6 +23,14 @@ const TypeInfo* const kAllTypes[] = {
     &kTypeF32,
     &kTypeF16,
     &kTypeBF16,
+    &kTypeQ4_0,
+    &kTypeQ4_1,
+    &kTypeQ5_0,
+    &kTypeQ5_1,
+    &kTypeQ8_0,
+    &kTypeQ8_1,
+    &kTypeQ6_K,
+    &kTypeQ8_K,
 };
 
 const std::array<const TypeInfo*, kTypeIdLimit>& by_id() {

@@ -1,0 +1,99 @@
+// Google Benchmark of the CPU kernels per weight type and ISA at TinyLlama row
+// lengths (2048 = hidden size, 5632 = FFN size). Reports weight bytes/s.
+//   qinfer_bench_kernels --benchmark_filter='vec_dot/q4_0' --benchmark_min_time=0.1s
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "qinfer/kernels/kernels.h"
+#include "qinfer/quant/type_registry.h"
+
+using namespace qinfer;
+using kernels::Isa;
+
+namespace {
+
+const TypeId kTypes[] = {TypeId::F32,  TypeId::F16,  TypeId::BF16, TypeId::Q4_0,
+                         TypeId::Q4_1, TypeId::Q5_0, TypeId::Q5_1, TypeId::Q8_0};
+
+std::vector<float> randn(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = g(rng);
+  return v;
+}
+
+// `rows` weight rows of length n and `n_tok` activation rows, in kernel format.
+struct Data {
+  std::vector<uint8_t> W, X;
+  size_t ws = 0, xs = 0;
+  Data(TypeId t, int64_t n, int64_t rows, int64_t n_tok) {
+    const TypeInfo& info = type_info(t);
+    ws = row_size(t, n);
+    xs = row_size(info.vec_dot_type, n);
+    W.resize(ws * size_t(rows));
+    X.resize(xs * size_t(n_tok));
+    auto w = randn(size_t(n), 1);
+    for (int64_t r = 0; r < rows; ++r) info.from_float(w.data(), W.data() + size_t(r) * ws, n);
+    auto x = randn(size_t(n), 2);
+    for (int64_t k = 0; k < n_tok; ++k)
+      kernels::convert_activations(info.vec_dot_type, x.data(), X.data() + size_t(k) * xs, n);
+  }
+};
+
+bool pin(benchmark::State& st, Isa isa) {
+  if (int(isa) > int(kernels::best_supported_isa())) {
+    st.SkipWithError("ISA not supported on this CPU");
+    return false;
+  }
+  kernels::set_isa(isa);
+  return true;
+}
+
+void bm_vec_dot(benchmark::State& st, TypeId t, Isa isa, int64_t n) {
+  if (!pin(st, isa)) return;
+  // 64 rows cycled so the weights come from L2 like a real (cache-resident) slice.
+  const int64_t rows = 64;
+  Data d(t, n, rows, 1);
+  int64_t r = 0;
+  for (auto _ : st) {
+    benchmark::DoNotOptimize(kernels::vec_dot(t, n, d.W.data() + size_t(r) * d.ws, d.X.data()));
+    r = (r + 1) % rows;
+  }
+  st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(d.ws));
+}
+
+void bm_matmul(benchmark::State& st, TypeId t, Isa isa, int64_t n, int64_t n_tok) {
+  if (!pin(st, isa)) return;
+  const int64_t rows = 256;
+  Data d(t, n, rows, n_tok);
+  std::vector<float> Y(size_t(rows * n_tok));
+  for (auto _ : st) {
+    kernels::matmul_rows(t, n, d.W.data(), d.ws, 0, rows, d.X.data(), d.xs, n_tok, Y.data(), rows);
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(d.ws) * rows);
+  st.counters["dots/s"] = benchmark::Counter(double(st.iterations()) * double(rows * n_tok), benchmark::Counter::kIsRate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+    for (TypeId t : kTypes)
+      for (int64_t n : {2048, 5632}) {
+        const std::string tag = std::string(type_info(t).name) + "/" + kernels::isa_name(isa) + "/n=" + std::to_string(n);
+        benchmark::RegisterBenchmark(("vec_dot/" + tag).c_str(), bm_vec_dot, t, isa, n);
+        for (int64_t n_tok : {1, 16})
+          benchmark::RegisterBenchmark(("matmul_rows/" + tag + "/tok=" + std::to_string(n_tok)).c_str(), bm_matmul, t,
+                                       isa, n, n_tok);
+      }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,28 @@
+// qinfer devices: what this machine offers and which kernels will run.
+#include <cstdio>
+
+#include "qinfer/cli/commands.h"
+#include "qinfer/core/cpu_info.h"
+#include "qinfer/kernels/kernels.h"
+
+namespace qinfer::cli {
+
+void define_devices(CLI::App& cmd) {
+  cmd.callback([] {
+    const CpuInfo cpu = detect_cpu();
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    std::printf("CPU: %s\n", cpu.model.empty() ? "(unknown)" : cpu.model.c_str());
+    std::printf("  cores: %d logical, %d physical\n", cpu.logical_cores, cpu.physical_cores);
+    std::printf("  RAM:   %.1f GiB total, %.1f GiB available\n", cpu.ram_total_bytes / gib, cpu.ram_available_bytes / gib);
+    std::printf("  SIMD: ");
+    for (const auto& [name, present] : cpu.features) std::printf(" %s%s", present ? "+" : "-", name.c_str());
+    std::printf("\n");
+    const kernels::Isa best = kernels::best_supported_isa();
+    const kernels::Isa used = kernels::active_isa();
+    std::printf("  kernel path: %s%s\n", kernels::isa_name(used),
+                used == best ? " (best available)" : " (pinned by QINFER_ISA)");
+    std::printf("GPU: none (this build has no CUDA backend; running on the CPU)\n");
+  });
+}
+
+}  // namespace qinfer::cli

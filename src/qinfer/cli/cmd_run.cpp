@@ -1,0 +1,137 @@
+// qinfer run: prompt → streamed continuation.
+#include <cstdio>
+#include <memory>
+
+#include "qinfer/cli/commands.h"
+#include "qinfer/cli/model_args.h"
+#include "qinfer/core/error.h"
+#include "qinfer/runtime/chat_template.h"
+#include "qinfer/runtime/generate.h"
+
+namespace qinfer::cli {
+
+namespace {
+
+struct RunArgs {
+  ModelArgs model;
+  std::string prompt = "Once upon a time";
+  std::string prompt_file;
+  std::string system;
+  int n_predict = 128;
+  int n_ctx = 0;
+  int n_batch = 512;
+  bool chat = false;
+  bool verbose_prompt = false;
+  bool quiet_stats = false;
+  SamplerParams sampling;
+};
+
+// Holds back an incomplete UTF-8 sequence so a character split across tokens
+// reaches the terminal whole.
+class Utf8Out {
+ public:
+  void write(const std::string& bytes) {
+    pending_ += bytes;
+    size_t cut = complete_prefix(pending_);
+    std::fwrite(pending_.data(), 1, cut, stdout);
+    std::fflush(stdout);
+    pending_.erase(0, cut);
+  }
+  void flush() {
+    std::fwrite(pending_.data(), 1, pending_.size(), stdout);
+    pending_.clear();
+  }
+
+ private:
+  static size_t complete_prefix(const std::string& s) {
+    // Walk back over at most 3 continuation bytes to the last lead byte.
+    size_t n = s.size();
+    for (size_t back = 1; back <= 4 && back <= n; ++back) {
+      const unsigned char c = static_cast<unsigned char>(s[n - back]);
+      if ((c & 0xC0) == 0x80) continue;  // continuation
+      const size_t need = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+      return need <= back ? n : n - back;
+    }
+    return n;
+  }
+  std::string pending_;
+};
+
+void run(const RunArgs& a) {
+  auto model = load_model_from_args(a.model);
+  const Tokenizer& tok = *model->tokenizer;
+  std::string text = a.prompt_file.empty() ? a.prompt : read_text_file(a.prompt_file);
+  bool parse_special = false;
+  if (a.chat) {
+    const std::string& tmpl = tok.vocab().chat_template;
+    const ChatFormat fmt = detect_chat_format(tmpl);
+    if (tmpl.empty()) std::fprintf(stderr, "qinfer: model has no chat template; using chatml\n");
+    std::vector<ChatMessage> msgs;
+    if (!a.system.empty()) msgs.push_back({"system", a.system});
+    msgs.push_back({"user", text});
+    text = render_chat(fmt, msgs, true);
+    parse_special = true;
+  }
+  std::vector<int32_t> prompt = tok.encode(text, true, parse_special);
+  if (prompt.empty()) throw InputError("the prompt tokenizes to nothing");
+
+  ContextParams cp;
+  cp.n_ctx = a.n_ctx;
+  cp.n_batch = a.n_batch;
+  cp.n_threads = a.model.threads;
+  Context ctx(*model, cp);
+  if (int(prompt.size()) >= ctx.n_ctx())
+    throw InputError("prompt of " + std::to_string(prompt.size()) + " tokens does not fit the context of " +
+                     std::to_string(ctx.n_ctx()) + " tokens (raise -c)");
+
+  if (a.verbose_prompt) {
+    std::fprintf(stderr, "prompt: %zu tokens:", prompt.size());
+    for (int32_t t : prompt) std::fprintf(stderr, " %d", t);
+    std::fprintf(stderr, "\n");
+  }
+  Utf8Out out;
+  if (!a.chat) out.write(text);
+  GenerateParams gp;
+  gp.n_predict = a.n_predict;
+  gp.sampling = a.sampling;
+  GenerateStats st = generate(ctx, prompt, gp, [&](int32_t t) {
+    out.write(tok.token_to_piece(t, false));
+    return true;
+  });
+  out.flush();
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  if (!a.quiet_stats) {
+    const double pp = st.prompt_ms > 0 ? st.n_prompt * 1000.0 / st.prompt_ms : 0;
+    const int decoded = std::max(0, st.n_generated - 1);  // the first token comes from the prefill
+    const double tg = st.generate_ms > 0 ? decoded * 1000.0 / st.generate_ms : 0;
+    std::fprintf(stderr, "\nprompt: %d tokens in %.1f ms (%.1f tok/s); generated: %d tokens (%.1f tok/s)%s\n",
+                 st.n_prompt, st.prompt_ms, pp, st.n_generated, tg, st.stopped_at_eog ? ", stopped at end of text" : "");
+  }
+}
+
+}  // namespace
+
+void define_run(CLI::App& cmd) {
+  auto a = std::make_shared<RunArgs>();
+  add_model_args(cmd, a->model);
+  cmd.add_option("-p,--prompt", a->prompt, "prompt text")->capture_default_str();
+  cmd.add_option("-f,--file", a->prompt_file, "read the prompt from a file");
+  cmd.add_option("-n,--n-predict", a->n_predict, "tokens to generate (-1: until end of text)")->capture_default_str();
+  cmd.add_option("-c,--ctx-size", a->n_ctx, "context size (default: the model's, at most 4096)");
+  cmd.add_option("-b,--batch-size", a->n_batch, "prompt tokens per forward pass")->check(CLI::PositiveNumber);
+  cmd.add_option("--temp", a->sampling.temp, "temperature (0: greedy)")->capture_default_str();
+  cmd.add_option("--top-k", a->sampling.top_k, "top-k sampling (0: off)")->capture_default_str();
+  cmd.add_option("--top-p", a->sampling.top_p, "top-p sampling (1: off)")->capture_default_str();
+  cmd.add_option("--min-p", a->sampling.min_p, "min-p sampling (0: off)")->capture_default_str();
+  cmd.add_option("--repeat-penalty", a->sampling.repeat_penalty, "repetition penalty (1: off)")->capture_default_str();
+  cmd.add_option("--repeat-last-n", a->sampling.repeat_last_n, "tokens the penalty looks back over")->capture_default_str();
+  cmd.add_option("--seed", a->sampling.seed, "random seed (default: random)");
+  cmd.add_flag("--chat", a->chat, "apply the model's chat template to the prompt as a user message");
+  cmd.add_option("--system", a->system, "system message for --chat");
+  cmd.add_flag("--verbose-prompt", a->verbose_prompt, "print the prompt token ids");
+  cmd.add_flag("--no-stats", a->quiet_stats, "do not print timings");
+  cmd.callback([a] { run(*a); });
+}
+
+}  // namespace qinfer::cli

@@ -1,0 +1,89 @@
+#include "qinfer/cli/model_args.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "qinfer/core/error.h"
+
+namespace qinfer::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kDefaultModelRel = "models/stories260K/stories260K.gguf";
+
+// Directories that may hold ../shared/data: beside the working directory and
+// beside the checkout the binary was built in.
+std::vector<fs::path> shared_data_candidates() {
+  std::vector<fs::path> dirs;
+  if (const char* env = std::getenv("QINFER_SHARED_DATA")) dirs.emplace_back(env);
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  for (fs::path p = ec ? fs::current_path() : exe.parent_path(); !p.empty(); p = p.parent_path()) {
+    dirs.push_back(p / "shared" / "data");
+    dirs.push_back(p / ".." / "shared" / "data");
+    if (p == p.root_path()) break;
+  }
+  dirs.push_back(fs::current_path() / ".." / "shared" / "data");
+  return dirs;
+}
+
+fs::path cache_dir() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME")) return fs::path(x) / "qinfer";
+  if (const char* h = std::getenv("HOME")) return fs::path(h) / ".cache" / "qinfer";
+  return fs::path("/tmp") / "qinfer-cache";
+}
+
+}  // namespace
+
+void add_model_args(CLI::App& cmd, ModelArgs& args, bool positional) {
+  if (positional)
+    cmd.add_option("model", args.model, "model file (GGUF or llama2.c .bin); default: stories260K");
+  else
+    cmd.add_option("-m,--model", args.model, "model file (GGUF or llama2.c .bin); default: stories260K");
+  cmd.add_option("--tokenizer", args.tokenizer, "tokenizer.bin for llama2.c checkpoints");
+  cmd.add_option("-t,--threads", args.threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
+}
+
+std::string default_model_path() {
+  if (const char* env = std::getenv("QINFER_MODEL")) return env;
+  for (const fs::path& d : shared_data_candidates()) {
+    std::error_code ec;
+    if (fs::exists(d / kDefaultModelRel, ec)) return fs::weakly_canonical(d / kDefaultModelRel).string();
+  }
+  const fs::path cached = cache_dir() / "stories260K.gguf";
+  if (fs::exists(cached)) return cached.string();
+  throw InputError("no model given and the default model stories260K is not available: pass -m MODEL, or run "
+                   "`make model` to download it once into " + cache_dir().string());
+}
+
+std::string default_eval_text() {
+  for (const fs::path& d : shared_data_candidates()) {
+    std::error_code ec;
+    if (fs::exists(d / "text" / "tinystories-valid-a.txt", ec))
+      return fs::weakly_canonical(d / "text" / "tinystories-valid-a.txt").string();
+  }
+  return {};
+}
+
+std::unique_ptr<Model> load_model_from_args(const ModelArgs& args) {
+  LoadOptions opt;
+  opt.tokenizer_path = args.tokenizer;
+  return load_model(args.model.empty() ? default_model_path() : args.model, opt);
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw InputError(path + ": cannot open");
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) throw InputError(path + ": read error");
+  return ss.str();
+}
+
+}  // namespace qinfer::cli

@@ -1,0 +1,32 @@
+// Options shared by every command that loads a model, and where the default
+// model (stories260K) is found.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "qinfer/model/model.h"
+
+namespace qinfer::cli {
+
+struct ModelArgs {
+  std::string model;
+  std::string tokenizer;
+  int threads = 0;
+};
+
+void add_model_args(CLI::App& cmd, ModelArgs& args, bool positional = false);
+
+// The default model: $QINFER_MODEL, else stories260K from the shared data
+// directory ($QINFER_SHARED_DATA, or ../shared/data beside the checkout), else
+// the verified download cache (~/.cache/qinfer). Throws InputError when none.
+std::string default_model_path();
+// Text file beside the default model used for evaluation (may be empty).
+std::string default_eval_text();
+
+std::unique_ptr<Model> load_model_from_args(const ModelArgs& args);
+
+// Reads a whole text file; InputError naming it when it cannot be read.
+std::string read_text_file(const std::string& path);
+
+}  // namespace qinfer::cli

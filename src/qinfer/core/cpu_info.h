@@ -1,0 +1,24 @@
+// What the machine offers: CPU model, cores, memory, SIMD features.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qinfer {
+
+struct CpuInfo {
+  std::string model;
+  int logical_cores = 0;
+  int physical_cores = 0;
+  uint64_t ram_total_bytes = 0;
+  uint64_t ram_available_bytes = 0;
+  std::vector<std::pair<std::string, bool>> features;  // name → present, in display order
+  bool has(const std::string& name) const;
+};
+
+CpuInfo detect_cpu();
+
+// Peak resident set size of this process so far.
+uint64_t peak_rss_bytes();
+
+}  // namespace qinfer

@@ -1,0 +1,39 @@
+// Internal: the per-ISA table of kernel function pointers behind kernels.h.
+// Each ISA's file fills the entries it implements on top of the previous ISA's
+// table (scalar -> avx2 -> avx512), so a missing fast path falls back cleanly.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "qinfer/quant/type_id.h"
+
+namespace qinfer::kernels {
+
+using VecDotFn = float (*)(int64_t n, const void* w_row, const void* x_row);
+using MatmulFn = void (*)(int64_t n, const void* W, size_t w_stride, int64_t r0, int64_t r1, const void* X,
+                          size_t x_stride, int64_t n_tok, float* Y, int64_t ldy);
+using ConvertFn = void (*)(const float* src, void* dst, int64_t n);
+
+struct KernelTable {
+  VecDotFn vec_dot[kTypeIdLimit] = {};    // indexed by the weight type
+  MatmulFn matmul[kTypeIdLimit] = {};     // indexed by the weight type
+  ConvertFn convert[kTypeIdLimit] = {};   // indexed by the activation (vec_dot) type
+};
+
+void fill_table_generic(KernelTable& t);
+void fill_table_avx2(KernelTable& t);       // kernels_avx2.cpp
+void fill_table_avx512(KernelTable& t);     // kernels_avx512.cpp (float types)
+void fill_table_avx512vnni(KernelTable& t); // kernels_avx512vnni.cpp (int8 block types)
+
+// Scalar reference dot products (ggml's *_generic twins): per 32-block integer
+// sums scaled by d_w·d_x, accumulated in float; float types accumulate in double.
+float vec_dot_f32_generic(int64_t n, const void* w, const void* x);
+float vec_dot_f16_generic(int64_t n, const void* w, const void* x);
+float vec_dot_bf16_generic(int64_t n, const void* w, const void* x);
+float vec_dot_q4_0_q8_0_generic(int64_t n, const void* w, const void* x);
+float vec_dot_q4_1_q8_1_generic(int64_t n, const void* w, const void* x);
+float vec_dot_q5_0_q8_0_generic(int64_t n, const void* w, const void* x);
+float vec_dot_q5_1_q8_1_generic(int64_t n, const void* w, const void* x);
+float vec_dot_q8_0_q8_0_generic(int64_t n, const void* w, const void* x);
+
+}  // namespace qinfer::kernels

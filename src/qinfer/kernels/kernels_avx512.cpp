@@ -1,0 +1,106 @@
+// AVX-512 (F/BW/VL/DQ) kernels for the float weight types: 16 lanes, masked
+// loads for the tail, 4 rows × 4 tokens per tile in the 32 zmm registers.
+// Block types stay on the AVX2 code unless kernels_avx512vnni.cpp replaces them.
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "qinfer/kernels/kernel_table.h"
+
+// GCC 12's AVX-512 headers seed intrinsics with _mm512_undefined_*(), which
+// trips -W(maybe-)uninitialized at every use (GCC PR 105593); not our code.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace qinfer::kernels {
+namespace {
+
+#include "qinfer/kernels/tile_driver.inc"
+
+// Horizontal sum (GCC 12's _mm512_reduce_add_ps warns spuriously).
+inline float hsum16(__m512 v) {
+  __m256 h = _mm256_add_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1));
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+struct L512F32 {
+  using T = float;
+  static __m512 load(const T* p) { return _mm512_loadu_ps(p); }
+  static __m512 load_tail(const T* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+};
+struct L512F16 {
+  using T = uint16_t;
+  static __m512 load(const T* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static __m512 load_tail(const T* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+};
+struct L512BF16 {
+  using T = uint16_t;
+  static __m512 widen(__m256i v) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)); }
+  static __m512 load(const T* p) { return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static __m512 load_tail(const T* p, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p)); }
+};
+
+// FMA into float accumulators (U independent ones per output for small tiles).
+template <class L>
+struct FloatTile512 {
+  template <int R, int C>
+  static void run(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float* out) {
+    using T = typename L::T;
+    constexpr int U = R * C <= 2 ? 4 : 1;
+    __m512 acc[U][R][C];
+    for (int u = 0; u < U; ++u)
+      for (int i = 0; i < R; ++i)
+        for (int c = 0; c < C; ++c) acc[u][i][c] = _mm512_setzero_ps();
+    const T* wp[R];
+    const T* xp[C];
+    for (int i = 0; i < R; ++i) wp[i] = reinterpret_cast<const T*>(w[i]);
+    for (int c = 0; c < C; ++c) xp[c] = reinterpret_cast<const T*>(x[c]);
+    int64_t k = 0;
+    for (; k + 16 * U <= n; k += 16 * U) {
+      for (int u = 0; u < U; ++u) {
+        __m512 wv[R];
+        for (int i = 0; i < R; ++i) wv[i] = L::load(wp[i] + k + 16 * u);
+        for (int c = 0; c < C; ++c) {
+          const __m512 xv = L::load(xp[c] + k + 16 * u);
+          for (int i = 0; i < R; ++i) acc[u][i][c] = _mm512_fmadd_ps(wv[i], xv, acc[u][i][c]);
+        }
+      }
+    }
+    for (; k < n; k += 16) {
+      const int64_t left = n - k;
+      const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+      __m512 wv[R];
+      for (int i = 0; i < R; ++i) wv[i] = L::load_tail(wp[i] + k, m);
+      for (int c = 0; c < C; ++c) {
+        const __m512 xv = L::load_tail(xp[c] + k, m);
+        for (int i = 0; i < R; ++i) acc[0][i][c] = _mm512_fmadd_ps(wv[i], xv, acc[0][i][c]);
+      }
+    }
+    for (int i = 0; i < R; ++i)
+      for (int c = 0; c < C; ++c) {
+        for (int u = 1; u < U; ++u) acc[0][i][c] = _mm512_add_ps(acc[0][i][c], acc[u][i][c]);
+        out[i * C + c] = hsum16(acc[0][i][c]);
+      }
+  }
+};
+
+template <class Tile>
+void set(KernelTable& t, TypeId id) {
+  t.vec_dot[uint32_t(id)] = vec_dot_tiled<Tile>;
+  t.matmul[uint32_t(id)] = matmul_tiled<Tile, 4, 4>;
+}
+
+}  // namespace
+
+void fill_table_avx512(KernelTable& t) {
+  set<FloatTile512<L512F32>>(t, TypeId::F32);
+  set<FloatTile512<L512F16>>(t, TypeId::F16);
+  set<FloatTile512<L512BF16>>(t, TypeId::BF16);
+}
+
+}  // namespace qinfer::kernels

@@ -1,0 +1,13 @@
+// Per-format model loaders behind load_model().
+#pragma once
+#include <memory>
+#include <string>
+
+#include "qinfer/model/model.h"
+
+namespace qinfer {
+
+std::unique_ptr<Model> load_gguf_model(const std::string& path);
+std::unique_ptr<Model> load_llama2c_model(const std::string& path, const LoadOptions& options);
+
+}  // namespace qinfer

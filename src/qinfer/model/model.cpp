@@ -1,0 +1,122 @@
+#include "qinfer/model/model.h"
+
+#include <cstring>
+
+#include "qinfer/core/error.h"
+#include "qinfer/core/mapped_file.h"
+#include "qinfer/formats/gguf.h"
+#include "qinfer/model/arch.h"
+#include "qinfer/model/loaders.h"
+
+namespace qinfer {
+
+Model::Model() = default;
+Model::~Model() = default;
+
+std::string Tensor::shape_string() const {
+  std::string s = "[";
+  for (int d = 0; d < std::max(n_dims, 1); ++d) s += (d ? ", " : "") + std::to_string(ne[d]);
+  return s + "]";
+}
+
+const Tensor* Model::find(const std::string& name) const {
+  for (const Tensor& t : tensors)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+size_t Model::weight_bytes() const {
+  size_t n = 0;
+  for (const Tensor& t : tensors) n += t.nbytes;
+  return n;
+}
+
+int64_t Model::n_params() const {
+  int64_t n = 0;
+  for (const Tensor& t : tensors) n += t.n_elements();
+  return n;
+}
+
+namespace {
+
+class Binder {
+ public:
+  explicit Binder(Model& m) : m_(m) {}
+
+  const Tensor* get(const std::string& name, std::initializer_list<int64_t> shape, bool required = true) {
+    const Tensor* t = m_.find(name);
+    if (!t) {
+      if (required) throw InputError(m_.path + ": missing tensor " + name);
+      return nullptr;
+    }
+    int d = 0;
+    bool ok = true;
+    std::string want = "[";
+    for (int64_t n : shape) {
+      want += (d ? ", " : "") + std::to_string(n);
+      if (t->ne[d] != n) ok = false;
+      ++d;
+    }
+    want += "]";
+    for (int k = d; k < 4; ++k)
+      if (t->ne[k] != 1) ok = false;
+    if (!ok)
+      throw InputError(m_.path + ": tensor " + name + ": expected " + want + ", got " + t->shape_string());
+    return t;
+  }
+
+  // Norms and biases are read as floats by the model code: convert other types once.
+  const Tensor* get_f32(const std::string& name, int64_t n, bool required = true) {
+    const Tensor* t = get(name, {n}, required);
+    if (!t || t->type == TypeId::F32) return t;
+    auto& buf = m_.owned.emplace_back(size_t(n));
+    type_info(t->type).to_float(t->data, buf.data(), n);
+    Tensor* mt = const_cast<Tensor*>(t);
+    mt->type = TypeId::F32;
+    mt->data = reinterpret_cast<const uint8_t*>(buf.data());
+    mt->nbytes = size_t(n) * 4;
+    return t;
+  }
+
+ private:
+  Model& m_;
+};
+
+}  // namespace
+
+void bind_weights(Model& m) {
+  const ModelConfig& c = m.config;
+  Binder b(m);
+  m.tok_embd = b.get(names::token_embd, {c.n_embd, c.n_vocab});
+  m.output_norm = b.get_f32(names::output_norm, c.n_embd);
+  m.output = b.get(names::output, {c.n_embd, c.n_vocab}, false);
+  if (!m.output) m.output = m.tok_embd;  // shared classifier
+  m.rope_freqs = b.get_f32("rope_freqs.weight", c.rope.n_rot / 2, false);
+  m.layers.resize(size_t(c.n_layer));
+  for (int il = 0; il < c.n_layer; ++il) {
+    LayerWeights& L = m.layers[size_t(il)];
+    L.attn_norm = b.get_f32(names::layer(il, "attn_norm"), c.n_embd);
+    L.wq = b.get(names::layer(il, "attn_q"), {c.n_embd, c.q_dim()});
+    L.wk = b.get(names::layer(il, "attn_k"), {c.n_embd, c.kv_dim()});
+    L.wv = b.get(names::layer(il, "attn_v"), {c.n_embd, c.kv_dim()});
+    L.wo = b.get(names::layer(il, "attn_output"), {c.q_dim(), c.n_embd});
+    L.bq = b.get_f32(names::layer(il, "attn_q", "bias"), c.q_dim(), c.qkv_bias);
+    L.bk = b.get_f32(names::layer(il, "attn_k", "bias"), c.kv_dim(), c.qkv_bias);
+    L.bv = b.get_f32(names::layer(il, "attn_v", "bias"), c.kv_dim(), c.qkv_bias);
+    L.ffn_norm = b.get_f32(names::layer(il, "ffn_norm"), c.n_embd);
+    L.ffn_gate = b.get(names::layer(il, "ffn_gate"), {c.n_embd, c.n_ff});
+    L.ffn_up = b.get(names::layer(il, "ffn_up"), {c.n_embd, c.n_ff});
+    L.ffn_down = b.get(names::layer(il, "ffn_down"), {c.n_ff, c.n_embd});
+  }
+}
+
+std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options) {
+  // Sniff the format: GGUF has a magic; llama2.c checkpoints do not.
+  MappedFile probe(path);
+  if (probe.size() >= 4 && std::memcmp(probe.data(), "GGUF", 4) == 0) return load_gguf_model(path);
+  if (probe.size() >= 4 && std::memcmp(probe.data(), "GGML", 4) == 0)
+    throw InputError(path + ": legacy GGML/GGJT files are not supported; convert to GGUF");
+  return load_llama2c_model(path, options);
+}
+
+}  // namespace qinfer

@@ -1,0 +1,71 @@
+// A loaded model: config + tokenizer + named tensors (views over the mapped
+// file where the CPU runs the type directly).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "qinfer/model/config.h"
+#include "qinfer/model/tensor.h"
+#include "qinfer/tokenizer/tokenizer.h"
+
+namespace qinfer {
+
+class GgufFile;
+class MappedFile;
+
+struct LayerWeights {
+  const Tensor* attn_norm = nullptr;
+  const Tensor* wq = nullptr;
+  const Tensor* wk = nullptr;
+  const Tensor* wv = nullptr;
+  const Tensor* wo = nullptr;
+  const Tensor* bq = nullptr;  // biases: qwen2 only
+  const Tensor* bk = nullptr;
+  const Tensor* bv = nullptr;
+  const Tensor* ffn_norm = nullptr;
+  const Tensor* ffn_gate = nullptr;
+  const Tensor* ffn_up = nullptr;
+  const Tensor* ffn_down = nullptr;
+};
+
+struct LoadOptions {
+  std::string tokenizer_path;  // llama2.c checkpoints: tokenizer.bin
+};
+
+class Model {
+ public:
+  Model();
+  ~Model();
+
+  std::string path;
+  std::string format;  // "gguf" or "llama2.c"
+  ModelConfig config;
+  std::unique_ptr<Tokenizer> tokenizer;
+
+  std::vector<Tensor> tensors;  // every tensor, file order
+  const Tensor* tok_embd = nullptr;
+  const Tensor* output_norm = nullptr;
+  const Tensor* output = nullptr;  // token_embd when the classifier is shared
+  const Tensor* rope_freqs = nullptr;  // Llama-3 style per-dimension frequency divisors, optional
+  std::vector<LayerWeights> layers;
+
+  const Tensor* find(const std::string& name) const;
+  size_t weight_bytes() const;
+  int64_t n_params() const;
+
+  // Storage the views point into.
+  std::unique_ptr<GgufFile> gguf;
+  std::unique_ptr<MappedFile> mapped;
+  std::vector<std::vector<float>> owned;  // tensors converted at load (e.g. norms to F32)
+};
+
+// Loads a GGUF file, or a llama2.c checkpoint (needs options.tokenizer_path).
+// Throws InputError naming the file and the problem.
+std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options = {});
+
+// Fills tok_embd/output/layers from `tensors` by the architecture's names and
+// checks every shape against the config. Used by all loaders.
+void bind_weights(Model& model);
+
+}  // namespace qinfer
