@@ -87,7 +87,8 @@ TEST(GgufWriter, RoundTripsEveryValueType) {
   w.set_float32("t.f32inf", -std::numeric_limits<float>::infinity());
   w.set_bool("t.true", true);
   w.set_bool("t.false", false);
-  w.set_string("t.str", std::string("utf-8 \xc3\xa9 and a \0 NUL", 23));
+  static const char kStr[] = "utf-8 \xc3\xa9 and a \0 NUL";
+  w.set_string("t.str", std::string(kStr, sizeof(kStr) - 1));
   w.set_string("t.empty", "");
   w.set_array<uint8_t>("a.u8", {0, 1, 255});
   w.set_array<int8_t>("a.i8", {-128, 0, 127});
@@ -128,7 +129,7 @@ TEST(GgufWriter, RoundTripsEveryValueType) {
     expect_same(f->metadata()[k].second, w.metadata()[k].second, w.metadata()[k].first);
   }
   EXPECT_EQ(f->get_int("t.u8", 0), 254);
-  EXPECT_EQ(f->find("t.str")->s.size(), 23u);
+  EXPECT_EQ(f->find("t.str")->s, std::string(kStr, sizeof(kStr) - 1));
   EXPECT_EQ(f->find("a.str")->as_string_array()[3], std::string(1000, 'x'));
 }
 
@@ -160,6 +161,13 @@ TEST(GgufWriter, RoundTripsTensorsWithAlignment) {
     w.add_tensor("one", TypeId::F32, {1}, a.data(), 4);
     const auto path = (dir / ("t" + std::to_string(align) + ".gguf")).string();
     w.write(path);
+
+    // write_to streams the same bytes.
+    std::vector<uint8_t> mem;
+    w.write_to([&](const void* p, size_t n) {
+      mem.insert(mem.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n);
+    });
+    EXPECT_EQ(mem, read_bytes(path));
 
     auto f = GgufFile::open(path);
     EXPECT_EQ(f->alignment(), align);
@@ -321,6 +329,12 @@ TEST(GgufWriter, CallbackErrorsRemoveTheTemporaryFile) {
     EXPECT_THROW(w.write(path), std::runtime_error);
   }
   EXPECT_TRUE(listing(dir).empty());
+  {
+    GgufWriter w;
+    w.add_tensor("short", TypeId::F32, {64}, [&](const GgufWriteFn& put) { put(x.data(), 8); });
+    expect_input_error([&] { w.write_to([](const void*, size_t) {}, "mem"); },
+                       "mem: tensor short: data callback wrote 8 of 256 bytes", "");
+  }
 }
 
 // Disk full, simulated with RLIMIT_FSIZE in a child (SIGXFSZ ignored, so

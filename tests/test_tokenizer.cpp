@@ -9,6 +9,7 @@
 
 #include "qinfer/core/error.h"
 #include "qinfer/formats/gguf.h"
+#include "qinfer/tokenizer/pretokenize.h"
 #include "qinfer/tokenizer/regex.h"
 #include "qinfer/tokenizer/tokenizer.h"
 #include "qinfer/tokenizer/unicode.h"
@@ -33,7 +34,10 @@ Tokenizer load_gguf_tokenizer(const std::string& rel) {
 
 std::string ids_str(const std::vector<int32_t>& ids) {
   std::string s;
-  for (int32_t id : ids) s += (s.empty() ? "" : " ") + std::to_string(id);
+  for (int32_t id : ids) {
+    if (!s.empty()) s.push_back(' ');
+    s.append(std::to_string(id));
+  }
   return s;
 }
 
@@ -307,15 +311,26 @@ TEST(Tokenizer, SpmRoundTrip) {
   const Tokenizer tok = load_gguf_tokenizer("vocab/ggml-vocab-llama-spm.gguf");
   std::mt19937 rng(11);
   std::vector<std::string> texts = {"Hello world", " Hello world", "  two leading", "tab\tand\nnewline ",
-                                    "ünïcödé 🦙 日本語", "\xFF\xFE invalid \xC3"};
+                                    "ünïcödé 🦙 日本語", "\xFF\xFEinvalid\xC3"};
   for (int i = 0; i < 300; ++i) texts.push_back(random_text(rng, 30));
-  for (int i = 0; i < 300; ++i) texts.push_back(random_bytes(rng, 30));
+  // Valid UTF-8 only: llama.cpp splits symbols by lead byte after replacing
+  // spaces with '▁', so a broken sequence before a space can swallow part of
+  // the '▁' and come back as bytes. A literal '▁' decodes as a space.
   for (const auto& t : texts) {
-    if (t.find("\xE2\x96\x81") != std::string::npos) continue;  // a literal '▁' decodes as a space
+    if (t.find("\xE2\x96\x81") != std::string::npos) continue;
     const auto ids = tok.encode(t, false, false);
     EXPECT_EQ(tok.decode(ids), t) << "'" << printable(t) << "' -> " << ids_str(ids);
     // With BOS the leading space stays (llama.cpp only strips it for the first piece).
-    EXPECT_EQ(tok.decode(tok.encode(t, true, false)), " " + t);
+    if (!t.empty()) {
+      EXPECT_EQ(tok.decode(tok.encode(t, true, false)), " " + t);
+    }
+  }
+  // Bytes that are not UTF-8 still come back when they are not followed by a space.
+  for (int i = 0; i < 300; ++i) {
+    std::string t = random_bytes(rng, 30);
+    for (char& c : t) if (c == ' ') c = 'x';
+    if (t.find("\xE2\x96\x81") != std::string::npos) continue;
+    EXPECT_EQ(tok.decode(tok.encode(t, false, false)), t) << "'" << printable(t) << "'";
   }
 }
 
@@ -329,11 +344,15 @@ TEST(Tokenizer, ByteLevelBpeRoundTrip) {
                                     "\xFF\xFE invalid \xC3"};
   for (int i = 0; i < 300; ++i) texts.push_back(random_text(rng, 30));
   for (int i = 0; i < 300; ++i) texts.push_back(random_bytes(rng, 30));
-  for (const auto& t : texts) {
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::string& t = texts[i];
     std::string pieces;
     for (int32_t id : gpt2.encode(t, false, false)) pieces += gpt2.token_to_piece(id);
     EXPECT_EQ(pieces, t) << "'" << printable(t) << "'";
-    // deepseek-llm has clean_spaces off, so decode is exact too.
+    // deepseek-llm has clean_spaces off, so decode is exact too, for UTF-8
+    // text: its tokens for bytes that never occur in UTF-8 (0xF8 'ø', ...) are
+    // user-defined and render as their text, as in llama.cpp.
+    if (i == 4 || i >= 5 + 300) continue;  // the invalid-UTF-8 inputs
     EXPECT_EQ(ds.decode(ds.encode(t, false, false)), t) << "'" << printable(t) << "'";
   }
   // gpt2 vocab cleans spaces on decode, as llama.cpp's llama_detokenize.
@@ -373,6 +392,25 @@ TEST(Tokenizer, ArbitraryBytesNeverCrash) {
     ++tested;
   }
   if (tested == 0) GTEST_SKIP() << "no vocab files";
+}
+
+TEST(Tokenizer, AdversarialInputsStayFast) {
+  QINFER_REQUIRE_DATA("vocab/ggml-vocab-deepseek-llm.gguf");
+  QINFER_REQUIRE_DATA("vocab/ggml-vocab-falcon.gguf");
+  std::vector<std::string> inputs = {std::string(100000, ' ') + "\xE4\xB8\xAD",  // \s+$ must not go quadratic
+                                     std::string(100000, ' ') + "x", std::string(100000, '\n'),
+                                     std::string(100000, 'a'), std::string(50000, '!'),
+                                     std::string(30000, '1') + std::string(30000, ' ') + "."};
+  for (const char* f : {"vocab/ggml-vocab-deepseek-llm.gguf", "vocab/ggml-vocab-falcon.gguf"}) {
+    const Tokenizer tok = load_gguf_tokenizer(f);
+    for (const auto& in : inputs) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto ids = tok.encode(in, false, false);
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      EXPECT_LT(s, 5.0) << f << " input of " << in.size() << " bytes";
+      EXPECT_FALSE(ids.empty());
+    }
+  }
 }
 
 // --- GGUF key errors -------------------------------------------------------
@@ -478,7 +516,8 @@ TEST(VocabFromGguf, ErrorsNameTheKey) {
   EXPECT_EQ(v.chat_template, "{{ x }}");
   const Tokenizer tok(v);
   EXPECT_EQ(tok.encode("a", true, false), (std::vector<int32_t>{1, 3}));
-  EXPECT_EQ(tok.encode("b", false, false), std::vector<int32_t>{0});  // no byte tokens: unknown
+  // No byte tokens: one unknown token per unknown character ("▁", "b").
+  EXPECT_EQ(tok.encode("b", false, false), (std::vector<int32_t>{0, 0}));
 }
 
 // --- the regex engine ------------------------------------------------------
@@ -513,6 +552,36 @@ TEST(Regex, EcmaScriptSemantics) {
   EXPECT_THROW(Regex("(unclosed"), Error);
   EXPECT_THROW(Regex(R"(\p{Lu})"), Error);
   EXPECT_THROW(Regex("a**"), Error);
+}
+
+// The hand-written GPT-2 / Llama-3 matchers agree with the general regex
+// engine running the same patterns; every pre-tokenizer's regexes compile.
+TEST(PreTokenizer, CustomMatchersEqualRegexes) {
+  std::mt19937 rng(23);
+  std::vector<std::string> texts = {"Hello world", "  a\n\n b  ", "I'm 'S 'LL we'Re", "x\r\n\r\n  \ty",
+                                    "123456 7 89", "!!  ??\n", " ", "\n", "   ", "a  ", "'", "' s"};
+  for (int i = 0; i < 2000; ++i) texts.push_back(random_text(rng, 25));
+  for (int i = 0; i < 300; ++i) texts.push_back(random_bytes(rng, 25));
+  for (PreType t : {PreType::kGpt2, PreType::kLlama3}) {
+    const PreTokenizer custom(t);
+    const PreTokenizer general(pre_regexes(t));
+    for (const auto& s : texts) ASSERT_EQ(custom.split(s), general.split(s)) << "'" << printable(s) << "'";
+  }
+  for (int k = 0; k <= static_cast<int>(PreType::kMinerva); ++k) {
+    const PreType t = static_cast<PreType>(k);
+    ASSERT_NO_THROW(PreTokenizer{pre_regexes(t)}) << k;
+    const PreTokenizer p(t);
+    for (size_t i = 0; i < 200; ++i) {
+      const auto words = p.split(texts[i]);
+      size_t at = 0;  // the words tile the text
+      for (const auto& w : words) {
+        ASSERT_EQ(w.first, at) << k;
+        ASSERT_GT(w.second, w.first);
+        at = w.second;
+      }
+      ASSERT_EQ(at, texts[i].size()) << k;
+    }
+  }
 }
 
 TEST(Unicode, FlagsAndMaps) {

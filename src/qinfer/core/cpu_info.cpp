@@ -1,4 +1,5 @@
 #include "qinfer/core/cpu_info.h"
+#include "qinfer/core/x86_features.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -53,14 +54,12 @@ CpuInfo detect_cpu() {
   info.ram_total_bytes = meminfo_kb("MemTotal") * 1024;
   info.ram_available_bytes = meminfo_kb("MemAvailable") * 1024;
 #if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
+  const X86Features& x = x86_features();
   info.features = {
-      {"SSE4.2", __builtin_cpu_supports("sse4.2")}, {"AVX", __builtin_cpu_supports("avx")},
-      {"AVX2", __builtin_cpu_supports("avx2")},     {"FMA", __builtin_cpu_supports("fma")},
-      {"F16C", __builtin_cpu_supports("f16c")},     {"AVX-512F", __builtin_cpu_supports("avx512f")},
-      {"AVX-512BW", __builtin_cpu_supports("avx512bw")}, {"AVX-512VL", __builtin_cpu_supports("avx512vl")},
-      {"AVX-512 VNNI", __builtin_cpu_supports("avx512vnni")}, {"AVX-512 BF16", __builtin_cpu_supports("avx512bf16")},
-      {"AVX-VNNI", __builtin_cpu_supports("avxvnni")},
+      {"SSE4.2", x.sse42},         {"AVX", x.avx},           {"AVX2", x.avx2},
+      {"FMA", x.fma},              {"F16C", x.f16c},         {"AVX-512F", x.avx512f},
+      {"AVX-512BW", x.avx512bw},   {"AVX-512VL", x.avx512vl}, {"AVX-512 VNNI", x.avx512vnni},
+      {"AVX-512 BF16", x.avx512bf16}, {"AVX-VNNI", x.avxvnni},
   };
 #elif defined(__aarch64__)
   info.features = {{"NEON", true}};

@@ -16,6 +16,10 @@ constexpr int kSpinIterations = 1 << 16;  // ~1 ms of spinning before sleeping
 }
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+  // Spinning only pays when every thread has a core; oversubscribed, it steals
+  // the cores the working threads need.
+  const int cores = int(std::thread::hardware_concurrency());
+  spin_ = cores <= 0 || n_threads_ <= cores ? kSpinIterations : 0;
   for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
 
@@ -31,7 +35,7 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
-    for (int i = 0; i < kSpinIterations && generation_.load(std::memory_order_acquire) == seen && !stop_.load(); ++i)
+    for (int i = 0; i < spin_ && generation_.load(std::memory_order_acquire) == seen && !stop_.load(); ++i)
       QINFER_PAUSE();
     if (generation_.load(std::memory_order_acquire) == seen) {
       std::unique_lock<std::mutex> lock(mu_);
@@ -44,7 +48,7 @@ void ThreadPool::worker(int index) {
   }
 }
 
-void ThreadPool::run(const std::function<void(int, int)>& fn) {
+void ThreadPool::run(FunctionRef<void(int, int)> fn) {
   if (n_threads_ == 1) {
     fn(0, 1);
     return;
@@ -57,17 +61,21 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   }
   start_cv_.notify_all();
   fn(0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) QINFER_PAUSE();
+  while (pending_.load(std::memory_order_acquire) != 0) {
+    if (spin_) QINFER_PAUSE();
+    else std::this_thread::yield();
+  }
 }
 
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for(int64_t n, FunctionRef<void(int64_t, int64_t)> fn) {
   if (n <= 0) return;
-  run([&](int ith, int nth) {
+  auto body = [&](int ith, int nth) {
     const int64_t chunk = (n + nth - 1) / nth;
     const int64_t begin = std::min<int64_t>(n, chunk * ith);
     const int64_t end = std::min<int64_t>(n, begin + chunk);
     if (begin < end) fn(begin, end);
-  });
+  };
+  run(body);
 }
 
 }  // namespace qinfer

@@ -15,6 +15,10 @@ constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 constexpr int kMaxArrayDepth = 4;
 constexpr uint64_t kMaxNameLen = 65535;
 constexpr int64_t kMaxElements = int64_t(1) << 50;  // per tensor
+// Decoded metadata and tensor infos take more memory than their bytes on disk
+// (a uint8 array element becomes a GgufValue of ~90 bytes), so a hostile file
+// could ask for ~100x its size. Real files need tens of MiB at most.
+constexpr uint64_t kMaxDecodedBytes = uint64_t(512) << 20;
 
 size_t scalar_size(GgufType t) {
   switch (t) {
@@ -41,6 +45,14 @@ class Cursor {
   size_t pos() const { return pos_; }
   size_t remaining() const { return n_ - pos_; }
 
+  // Counts memory for decoded values against kMaxDecodedBytes.
+  void charge(uint64_t bytes, const std::string& what) {
+    if (bytes > kMaxDecodedBytes - decoded_)
+      fail(what + ": metadata and tensor infos would need more than " + std::to_string(kMaxDecodedBytes >> 20) +
+           " MiB of memory");
+    decoded_ += bytes;
+  }
+
   template <typename T>
   T read(const char* what) {
     if (remaining() < sizeof(T)) fail(std::string("truncated file while reading ") + what);
@@ -53,6 +65,7 @@ class Cursor {
   std::string read_string(const char* what) {
     uint64_t len = read<uint64_t>(what);
     if (len > remaining()) fail(std::string(what) + " length " + std::to_string(len) + " runs past the end of the file");
+    charge(len, what);
     std::string s(reinterpret_cast<const char*>(p_ + pos_), size_t(len));
     pos_ += size_t(len);
     return s;
@@ -63,6 +76,7 @@ class Cursor {
   size_t n_;
   const std::string& name_;
   size_t pos_ = 0;
+  uint64_t decoded_ = 0;
 };
 
 void read_value(Cursor& c, GgufType type, GgufValue& v, int depth, const std::string& key) {
@@ -94,6 +108,8 @@ void read_value(Cursor& c, GgufType type, GgufValue& v, int depth, const std::st
       // Each element needs at least scalar_size bytes: reject counts the file cannot hold.
       if (count > c.remaining() / scalar_size(v.elem_type))
         c.fail("metadata " + key + ": array of " + std::to_string(count) + " elements runs past the end of the file");
+      if (count > kMaxDecodedBytes / sizeof(GgufValue)) c.charge(kMaxDecodedBytes, "metadata " + key);
+      c.charge(count * sizeof(GgufValue), "metadata " + key);
       v.arr.resize(size_t(count));
       for (auto& e : v.arr) read_value(c, v.elem_type, e, depth + 1, key);
       break;
@@ -238,10 +254,12 @@ void GgufFile::parse_all() {
   if (n_kv > c.remaining() / 13) c.fail("metadata count " + std::to_string(n_kv) + " is larger than the file can hold");
   if (n_tensors > c.remaining() / 24) c.fail("tensor count " + std::to_string(n_tensors) + " is larger than the file can hold");
 
-  kv_.reserve(size_t(n_kv));
+  // Reserve only what a plausible file has: the counts are not trusted yet.
+  kv_.reserve(size_t(std::min<uint64_t>(n_kv, 4096)));
   for (uint64_t k = 0; k < n_kv; ++k) {
     std::string key = c.read_string("metadata key");
     if (key.empty() || key.size() > kMaxNameLen) c.fail("metadata key " + std::to_string(k) + " has invalid length");
+    c.charge(sizeof(kv_[0]) + 64 + key.size(), "metadata " + key);  // entry + index node
     uint32_t t = c.read<uint32_t>("metadata type");
     if (!valid_type(t)) c.fail("metadata " + key + ": unknown value type " + std::to_string(t));
     GgufValue v;
@@ -262,12 +280,13 @@ void GgufFile::parse_all() {
     alignment_ = uint32_t(al);
   }
 
-  tensors_.reserve(size_t(n_tensors));
+  tensors_.reserve(size_t(std::min<uint64_t>(n_tensors, 4096)));
   for (uint64_t k = 0; k < n_tensors; ++k) {
     GgufTensorInfo ti;
     ti.name = c.read_string("tensor name");
     if (ti.name.empty() || ti.name.size() > 256) c.fail("tensor " + std::to_string(k) + " has an invalid name length");
     const std::string where = "tensor " + ti.name;
+    c.charge(sizeof(GgufTensorInfo) + 64 + ti.name.size(), where);  // info + index node
     ti.n_dims = c.read<uint32_t>("tensor dims");
     if (ti.n_dims > 4) c.fail(where + ": " + std::to_string(ti.n_dims) + " dimensions (at most 4)");
     for (uint32_t d = 0; d < ti.n_dims; ++d) {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -59,25 +60,18 @@ void check_value(const GgufValue& v, int depth, const std::string& key) {
   }
 }
 
-// Buffered output to "<path>.tmp.<pid>", renamed to <path> by commit(). Until
-// then the destructor removes the temporary file, so every failure (ours or an
-// exception from a data callback) leaves nothing behind.
-class AtomicFile {
- public:
-  explicit AtomicFile(const std::string& path)
-      : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())) {
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail("cannot create " + tmp_, errno);
-    created_ = true;
-    buf_.reserve(kBufSize);
-  }
-  ~AtomicFile() { abandon(); }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
+}  // namespace
 
-  [[noreturn]] void fail(const std::string& problem, int err = 0) {
-    abandon();
-    throw InputError(path_ + ": " + problem + (err ? std::string(": ") + std::strerror(err) : std::string()));
+// Buffered little-endian output with a position, for the header and data.
+class GgufOut {
+ public:
+  GgufOut(std::string name, size_t buf_size) : name_(std::move(name)), buf_size_(buf_size) { buf_.reserve(buf_size_); }
+  virtual ~GgufOut() = default;
+  GgufOut(const GgufOut&) = delete;
+  GgufOut& operator=(const GgufOut&) = delete;
+
+  [[noreturn]] virtual void fail(const std::string& problem, int err = 0) {
+    throw InputError(name_ + ": " + problem + (err ? std::string(": ") + std::strerror(err) : std::string()));
   }
 
   uint64_t pos() const { return pos_; }
@@ -85,13 +79,13 @@ class AtomicFile {
   void put(const void* data, size_t n) {
     const auto* p = static_cast<const uint8_t*>(data);
     pos_ += n;
-    if (buf_.size() + n <= kBufSize) {
+    if (buf_.size() + n <= buf_size_) {
       buf_.insert(buf_.end(), p, p + n);
       return;
     }
     flush();
-    if (n >= kBufSize) {
-      write_all(p, n);
+    if (n >= buf_size_) {
+      emit(p, n);
     } else {
       buf_.insert(buf_.end(), p, p + n);
     }
@@ -113,6 +107,49 @@ class AtomicFile {
       n -= k;
     }
   }
+  void flush() {
+    if (!buf_.empty()) emit(buf_.data(), buf_.size());
+    buf_.clear();
+  }
+
+ protected:
+  virtual void emit(const uint8_t* p, size_t n) = 0;
+  std::string name_;
+
+ private:
+  size_t buf_size_;
+  uint64_t pos_ = 0;
+  std::vector<uint8_t> buf_;
+};
+
+namespace {
+
+class SinkOut final : public GgufOut {
+ public:
+  SinkOut(const GgufWriteFn& sink, std::string name) : GgufOut(std::move(name), size_t(1) << 16), sink_(sink) {}
+
+ private:
+  void emit(const uint8_t* p, size_t n) override { sink_(p, n); }
+  const GgufWriteFn& sink_;
+};
+
+// Output to "<path>.tmp.<pid>", renamed to <path> by commit(). Until then the
+// destructor removes the temporary file, so every failure (ours or an
+// exception from a data callback) leaves nothing behind.
+class AtomicFile final : public GgufOut {
+ public:
+  explicit AtomicFile(const std::string& path)
+      : GgufOut(path, size_t(1) << 20), tmp_(path + ".tmp." + std::to_string(::getpid())) {
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) fail("cannot create " + tmp_, errno);
+    created_ = true;
+  }
+  ~AtomicFile() override { abandon(); }
+
+  [[noreturn]] void fail(const std::string& problem, int err = 0) override {
+    abandon();
+    GgufOut::fail(problem, err);
+  }
 
   void commit() {
     flush();
@@ -120,10 +157,10 @@ class AtomicFile {
     int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) fail("cannot close " + tmp_, errno);
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail("cannot rename " + tmp_ + " to the final name", errno);
+    if (::rename(tmp_.c_str(), name_.c_str()) != 0) fail("cannot rename " + tmp_ + " to the final name", errno);
     created_ = false;
     // Make the rename durable; best effort (some file systems refuse fsync on directories).
-    std::string dir = path_.find('/') == std::string::npos ? "." : path_.substr(0, path_.rfind('/') + 1);
+    std::string dir = name_.find('/') == std::string::npos ? "." : name_.substr(0, name_.rfind('/') + 1);
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
       (void)::fsync(dfd);
@@ -132,13 +169,8 @@ class AtomicFile {
   }
 
  private:
-  static constexpr size_t kBufSize = size_t(1) << 20;
-
-  void flush() {
-    if (!buf_.empty()) write_all(buf_.data(), buf_.size());
-    buf_.clear();
-  }
-  void write_all(const uint8_t* p, size_t n) {
+  void emit(const uint8_t* p, size_t n) override {
+    if (fd_ < 0) fail("cannot write " + tmp_ + ": already failed");
     while (n > 0) {
       ssize_t w = ::write(fd_, p, std::min<size_t>(n, size_t(1) << 30));
       if (w < 0) {
@@ -161,15 +193,12 @@ class AtomicFile {
     }
   }
 
-  std::string path_;
   std::string tmp_;
   int fd_ = -1;
   bool created_ = false;
-  uint64_t pos_ = 0;
-  std::vector<uint8_t> buf_;
 };
 
-void put_value(AtomicFile& out, const GgufValue& v) {
+void put_value(GgufOut& out, const GgufValue& v) {
   switch (v.type) {
     case GgufType::UINT8: out.put_le<uint8_t>(uint8_t(v.u)); break;
     case GgufType::INT8: out.put_le<int8_t>(int8_t(v.i)); break;
@@ -318,9 +347,19 @@ void GgufWriter::add_tensor_from(const GgufFile& src, const GgufTensorInfo& t) {
 // ---- writing ---------------------------------------------------------------
 
 void GgufWriter::write(const std::string& path) const {
-  const uint64_t align = alignment();
   AtomicFile out(path);
+  serialize(out);
+  out.commit();
+}
 
+void GgufWriter::write_to(const GgufWriteFn& sink, const std::string& name) const {
+  SinkOut out(sink, name);
+  serialize(out);
+  out.flush();
+}
+
+void GgufWriter::serialize(GgufOut& out) const {
+  const uint64_t align = alignment();
   out.put_le<uint32_t>(kMagic);
   out.put_le<uint32_t>(kVersion);
   out.put_le<uint64_t>(tensors_.size());
@@ -361,7 +400,6 @@ void GgufWriter::write(const std::string& path) const {
     }
     out.pad_to(align);
   }
-  out.commit();
 }
 
 }  // namespace qinfer

@@ -24,6 +24,8 @@
 
 namespace qinfer {
 
+class GgufOut;  // gguf_writer.cpp
+
 // Scalar metadata values; the C++ type picks the GGUF type exactly.
 GgufValue gguf_scalar(uint8_t v);
 GgufValue gguf_scalar(int8_t v);
@@ -116,6 +118,9 @@ class GgufWriter {
   // Writes the file (may be called again, e.g. to write copies). Exceptions
   // thrown by a data callback are rethrown unchanged after the cleanup.
   void write(const std::string& path) const;
+  // Streams the same bytes to `sink` instead (in memory, hashing, sockets);
+  // errors are InputError("<name>: <problem>").
+  void write_to(const GgufWriteFn& sink, const std::string& name = "<memory>") const;
 
  private:
   struct Tensor {
@@ -127,6 +132,7 @@ class GgufWriter {
     GgufTensorDataFn fill;  // when streamed
   };
   void add(Tensor t);
+  void serialize(GgufOut& out) const;
 
   std::vector<std::pair<std::string, GgufValue>> kv_;
   std::map<std::string, size_t, std::less<>> kv_index_;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "qinfer/core/error.h"
+#include "qinfer/core/x86_features.h"
 #include "qinfer/kernels/kernel_table.h"
 #include "qinfer/kernels/kernels.h"
 #include "qinfer/quant/type_registry.h"
@@ -15,19 +16,16 @@ namespace qinfer::kernels {
 namespace {
 
 bool supported(Isa isa) {
+  const X86Features& x = x86_features();
   switch (isa) {
     case Isa::Scalar: return true;
-    case Isa::Avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
-             __builtin_cpu_supports("bmi2");
-    case Isa::Avx512:
-      return supported(Isa::Avx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    case Isa::Avx2: return x.avx2 && x.fma && x.f16c && x.bmi2;
+    case Isa::Avx512: return supported(Isa::Avx2) && x.avx512f && x.avx512bw && x.avx512vl && x.avx512dq;
   }
   return false;
 }
 
-bool has_vnni() { return supported(Isa::Avx512) && __builtin_cpu_supports("avx512vnni"); }
+bool has_vnni() { return supported(Isa::Avx512) && x86_features().avx512vnni; }
 
 struct Tables {
   KernelTable t[3];

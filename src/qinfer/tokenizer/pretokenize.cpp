@@ -14,6 +14,9 @@ constexpr const char* kGpt2 = "<gpt2>";
 // (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 constexpr const char* kLlama3 = "<llama3>";
 
+const char* const kGpt2Re = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+const char* const kLlama3Re =
+    R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 const char* const kQwen2Re =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 const char* const kChatglm4Re =
@@ -213,7 +216,7 @@ bool pre_type_from_name(const std::string& name, PreType* out) {
       {"jina-v2-es", PreType::kGpt2}, {"jina-v2-de", PreType::kGpt2}, {"jina-v2-code", PreType::kGpt2},
       {"roberta-bpe", PreType::kGpt2},
       {"refact", PreType::kRefact}, {"command-r", PreType::kCommandR}, {"qwen2", PreType::kQwen2},
-      {"megrez", PreType::kQwen2}, {"stablelm2", PreType::kStablelm2}, {"olmo", PreType::kOlmo},
+      {"megrez", PreType::kQwen2}, {"deepseek-r1-qwen", PreType::kQwen2}, {"stablelm2", PreType::kStablelm2}, {"olmo", PreType::kOlmo},
       {"dbrx", PreType::kDbrx}, {"smaug-bpe", PreType::kSmaug}, {"poro-chat", PreType::kPoro},
       {"chatglm-bpe", PreType::kChatglm4}, {"viking", PreType::kViking}, {"jais", PreType::kJais},
       {"tekken", PreType::kTekken}, {"smollm", PreType::kSmollm}, {"codeshell", PreType::kCodeshell},
@@ -234,6 +237,24 @@ PreTokenizer::PreTokenizer(PreType type) {
     else step->re = std::make_unique<Regex>(p);
     steps_.push_back(std::move(step));
   }
+}
+
+PreTokenizer::PreTokenizer(const std::vector<std::string>& regexes) {
+  for (const auto& r : regexes) {
+    auto step = std::make_unique<Step>();
+    step->re = std::make_unique<Regex>(r);
+    steps_.push_back(std::move(step));
+  }
+}
+
+std::vector<std::string> pre_regexes(PreType type) {
+  std::vector<std::string> out;
+  for (const char* p : patterns_for(type)) {
+    if (p == kGpt2) out.emplace_back(kGpt2Re);
+    else if (p == kLlama3) out.emplace_back(kLlama3Re);
+    else out.emplace_back(p);
+  }
+  return out;
 }
 
 PreTokenizer::~PreTokenizer() = default;

@@ -18,12 +18,18 @@ enum class PreType {
   kTekken, kSmollm, kCodeshell, kBloom, kGpt3Finnish, kExaone, kChameleon, kMinerva,
 };
 
+// The regex sets of a pre-tokenizer, as in tokenizer.json; the GPT-2 and
+// Llama-3 patterns are spelled out (the PreType constructor runs them by hand).
+std::vector<std::string> pre_regexes(PreType type);
+
 // Maps a `tokenizer.ggml.pre` name ("" = default) as llama.cpp does; false when unknown.
 bool pre_type_from_name(const std::string& name, PreType* out);
 
 class PreTokenizer {
  public:
   explicit PreTokenizer(PreType type);
+  // Arbitrary regexes, all run by the general engine (no hand-written matchers).
+  explicit PreTokenizer(const std::vector<std::string>& regexes);
   ~PreTokenizer();
   PreTokenizer(PreTokenizer&&) noexcept;
   PreTokenizer& operator=(PreTokenizer&&) noexcept;

@@ -415,11 +415,21 @@ bool Regex::search(const uint32_t* cps, size_t begin, size_t end, size_t from, s
     found_end = p;
     return true;
   });
+  // When the pattern starts with an unbounded one-char repeat X+ (e.g. \s+$),
+  // a failed attempt at p tried every end of X's run from p, so starting
+  // inside that run cannot succeed either: skip it (keeps the search linear).
+  const Node* lead = root->kind == Node::kSeq && !root->single && !root->kids.empty() ? root->kids[0] : nullptr;
+  const bool skip_runs = lead && lead->kind == Node::kRepeat && lead->max < 0 && lead->kids[0]->single;
   for (size_t p = from; p <= end; ++p) {
     if (m.match(root, p, done)) {
       *match_begin = p;
       *match_end = found_end;
       return true;
+    }
+    if (skip_runs) {
+      size_t q = p;
+      while (q < end && match_one(lead->kids[0], cps[q])) ++q;
+      if (q > p + 1) p = q - 1;
     }
   }
   return false;

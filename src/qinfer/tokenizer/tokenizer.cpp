@@ -151,13 +151,14 @@ int Tokenizer::bpe_rank(std::string_view left, std::string_view right) const {
   return it == bpe_ranks_.end() ? -1 : it->second;
 }
 
-void Tokenizer::push_byte(uint8_t byte, std::vector<int32_t>& out) const {
+bool Tokenizer::push_byte(uint8_t byte, std::vector<int32_t>& out) const {
   static const char* hex = "0123456789ABCDEF";
   const char buf[7] = {'<', '0', 'x', hex[byte >> 4], hex[byte & 15], '>', 0};
   auto it = token_to_id_.find(buf);
   if (it == token_to_id_.end()) it = token_to_id_.find(std::string(1, static_cast<char>(byte)));
-  if (it != token_to_id_.end()) out.push_back(it->second);
-  else if (vocab_.unk >= 0) out.push_back(vocab_.unk);  // llama.cpp would throw here
+  if (it == token_to_id_.end()) return false;
+  out.push_back(it->second);
+  return true;
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
@@ -275,7 +276,15 @@ void Tokenizer::tokenize_spm(const std::string& text, std::vector<int32_t>& out)
       out.push_back(it->second);
       continue;
     }
-    for (size_t j = 0; j < s.length; ++j) push_byte(static_cast<uint8_t>(text[s.offset + j]), out);
+    // Byte fallback; a vocabulary without byte tokens gets one unknown token
+    // for the symbol (llama.cpp would throw).
+    const size_t before = out.size();
+    bool all = true;
+    for (size_t j = 0; j < s.length && all; ++j) all = push_byte(static_cast<uint8_t>(text[s.offset + j]), out);
+    if (!all) {
+      out.resize(before);
+      if (vocab_.unk >= 0) out.push_back(vocab_.unk);
+    }
   }
 }
 
@@ -415,15 +424,15 @@ std::string Tokenizer::make_piece(int32_t id) const {
       std::string s;
       const unicode::Decoded d = unicode::decode_utf8(text);
       for (size_t i = 0; i < d.size(); ++i) {
-        const int b = d.cps[i] == unicode::kReplacement ? -1 : unicode::unicode_to_byte(d.cps[i]);
+        const int b = unicode::unicode_to_byte(d.cps[i]);
         if (b >= 0) {
           s.push_back(static_cast<char>(b));
           continue;
         }
         static const char* hex = "0123456789abcdef";
         s += "[UNK_BYTE_0x";
-        for (uint32_t k = d.offsets[i]; k < d.offsets[i + 1]; ++k) {
-          const auto c = static_cast<uint8_t>(text[k]);
+        for (char ch : unicode::cp_to_utf8(d.cps[i])) {  // invalid UTF-8 shows as U+FFFD, as in llama.cpp
+          const auto c = static_cast<uint8_t>(ch);
           s.push_back(hex[c >> 4]);
           s.push_back(hex[c & 15]);
         }

@@ -7,6 +7,12 @@
 //  - bpe ("gpt2"): regex pre-tokenizer, GPT-2 byte-to-unicode, merges by rank
 //  - wpm ("bert"): lowercase + NFD + punctuation split, greedy longest match.
 // Any input bytes are accepted (invalid UTF-8 included); nothing aborts.
+// Deliberate differences from llama.cpp, only for inputs it cannot handle:
+//  - bpe: an invalid UTF-8 byte is classified as U+FFFD by the pre-tokenizer
+//    (as llama.cpp does) but keeps its own byte, so pieces round-trip.
+//  - spm: a vocabulary without <0xXX> tokens emits the unknown token for a
+//    character it cannot spell (llama.cpp throws).
+//  - per-token lstrip/rstrip attributes (phi-3, jina) are not applied.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -59,7 +65,8 @@ class Tokenizer {
   void tokenize_spm(const std::string& text, std::vector<int32_t>& out) const;
   void tokenize_bpe(std::string_view text, std::vector<int32_t>& out) const;
   void tokenize_wpm(std::string_view text, std::vector<int32_t>& out) const;
-  void push_byte(uint8_t byte, std::vector<int32_t>& out) const;
+  // Appends the <0xXX> (or one-byte) token of `byte`; false when there is none.
+  bool push_byte(uint8_t byte, std::vector<int32_t>& out) const;
   int bpe_rank(std::string_view left, std::string_view right) const;
   std::string make_piece(int32_t id) const;
 

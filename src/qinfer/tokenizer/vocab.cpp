@@ -102,21 +102,13 @@ VocabData vocab_from_gguf(const GgufFile& g) {
     PreType pt;
     if (!pre_type_from_name(v.pre, &pt))
       throw InputError(path + ": tokenizer.ggml.pre '" + v.pre + "' is not a known pre-tokenizer");
-    switch (pt) {
-      case PreType::kLlama3:
-        v.ignore_merges = true; v.add_bos = true; break;
-      case PreType::kTekken:
-        v.ignore_merges = true; v.add_bos = true; v.clean_spaces = false; break;
-      case PreType::kChameleon:
-        v.add_bos = true; v.clean_spaces = false; break;
-      case PreType::kDeepseekLlm: case PreType::kDeepseekCoder: case PreType::kDeepseek3:
-      case PreType::kCommandR: case PreType::kQwen2: case PreType::kPoro: case PreType::kViking:
-      case PreType::kSmollm:
-        v.clean_spaces = false; break;
-      case PreType::kChatglm4:
-        v.bos = -1; break;
-      default: break;
-    }
+    if (pt == PreType::kLlama3 || pt == PreType::kTekken) v.ignore_merges = true;
+    if (pt == PreType::kLlama3 || pt == PreType::kTekken || pt == PreType::kChameleon) v.add_bos = true;
+    if (pt == PreType::kChatglm4) v.bos = -1;
+    static const std::set<std::string> kNoCleanSpaces = {
+        "deepseek-llm", "deepseek-coder", "deepseek-v3", "command-r", "qwen2", "deepseek-r1-qwen",
+        "poro-chat",    "viking",         "tekken",      "smollm",    "chameleon"};
+    if (kNoCleanSpaces.count(v.pre)) v.clean_spaces = false;
   }
   v.add_space_prefix = g.get_bool("tokenizer.ggml.add_space_prefix", v.add_space_prefix);
   v.remove_extra_whitespaces = g.get_bool("tokenizer.ggml.remove_extra_whitespaces", v.remove_extra_whitespaces);

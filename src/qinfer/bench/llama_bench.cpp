@@ -1,0 +1,67 @@
+#include "qinfer/bench/llama_bench.h"
+
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include "qinfer/runtime/context.h"
+
+namespace qinfer {
+
+double ThroughputResult::mean() const {
+  if (samples_tps.empty()) return 0;
+  double s = 0;
+  for (double v : samples_tps) s += v;
+  return s / double(samples_tps.size());
+}
+
+double ThroughputResult::stddev() const {
+  if (samples_tps.size() < 2) return 0;
+  const double m = mean();
+  double s = 0;
+  for (double v : samples_tps) s += (v - m) * (v - m);
+  return std::sqrt(s / double(samples_tps.size() - 1));
+}
+
+namespace {
+
+// One repetition; returns tokens per second.
+double run_once(Context& ctx, const ThroughputTest& t, std::mt19937& rng) {
+  const Model& m = ctx.model();
+  std::uniform_int_distribution<int32_t> any_token(0, m.config.n_vocab - 1);
+  const int32_t bos = m.tokenizer->bos();
+  ctx.reset();
+  const auto t0 = std::chrono::steady_clock::now();
+  if (t.n_prompt > 0) {
+    std::vector<int32_t> prompt(size_t(t.n_prompt));
+    for (auto& tok : prompt) tok = any_token(rng);
+    if (bos >= 0 && m.tokenizer->vocab().add_bos) prompt[0] = bos;
+    ctx.eval(prompt.data(), t.n_prompt, false);
+  } else {
+    int32_t tok = bos >= 0 ? bos : any_token(rng);
+    for (int i = 0; i < t.n_gen; ++i) {
+      ctx.eval(&tok, 1, false);
+      tok = any_token(rng);
+    }
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return double(t.n_prompt > 0 ? t.n_prompt : t.n_gen) / s;
+}
+
+}  // namespace
+
+ThroughputResult run_throughput_test(const Model& model, const ThroughputTest& test, int reps, int n_batch) {
+  ContextParams cp;
+  cp.n_ctx = std::max(test.n_prompt + test.n_gen, 16);
+  cp.n_batch = n_batch;
+  cp.n_threads = test.threads;
+  Context ctx(model, cp);
+  std::mt19937 rng(1234);
+  ThroughputResult r;
+  r.test = test;
+  run_once(ctx, test, rng);  // warm-up: page in the weights, spin up threads
+  for (int i = 0; i < reps; ++i) r.samples_tps.push_back(run_once(ctx, test, rng));
+  return r;
+}
+
+}  // namespace qinfer

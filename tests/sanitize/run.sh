@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Sanitizer and fuzzing checks, run by CTest (tests/sanitize/checks.cmake) or
+# by hand:
+#   run.sh build <build-dir>                     configure + build the sub-build
+#   run.sh tests <build-dir>                     run the parser tests (ASan+UBSan)
+#   run.sh fuzz  <build-dir> <target> <seconds>  fuzz from a fresh seed corpus
+# The sub-build lives in its own directory and never touches the main build.
+# Exit 77 = skipped (no clang for fuzzing, no vocabularies for fuzz_tokenizer).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+mode="${1:?usage: run.sh build|tests|fuzz <build-dir> [target seconds]}"
+bdir="${2:?build directory}"
+data="${QINFER_SHARED_DATA:-$root/../shared/data}"
+jobs="${QINFER_CHECK_JOBS:-2}"
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+pick_cxx() {
+  if [[ -n "${QINFER_CHECK_CXX:-}" ]]; then echo "$QINFER_CHECK_CXX"; return; fi
+  for c in clang++-14 clang++; do
+    if command -v "$c" >/dev/null 2>&1; then command -v "$c"; return; fi
+  done
+  echo "${CXX:-c++}"
+}
+
+case "$mode" in
+  build)
+    cxx="$(pick_cxx)"
+    gen=()
+    if command -v ninja >/dev/null 2>&1; then gen=(-G Ninja); fi
+    if [[ ! -f "$bdir/CMakeCache.txt" ]]; then
+      cmake -S "$here" -B "$bdir" "${gen[@]}" -DCMAKE_CXX_COMPILER="$cxx" -DQINFER_SHARED_DATA="$data" >/dev/null
+    fi
+    cmake --build "$bdir" --target checks -j "$jobs"
+    ;;
+
+  tests)
+    ran=0
+    for t in test_gguf_reader test_gguf_writer test_gguf_hostile test_tokenizer; do
+      [[ -x "$bdir/$t" ]] || continue
+      echo "=== $t (ASan+UBSan)"
+      start=$SECONDS
+      log="$bdir/$t.log"
+      set +e
+      QINFER_SHARED_DATA="$data" "$bdir/$t" --gtest_color=no >"$log" 2>&1
+      rc=$?
+      set -e
+      grep -E '^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]' "$log" || true
+      echo "=== $t: exit $rc, $((SECONDS - start)) s"
+      if [[ $rc -ne 0 ]]; then
+        grep -E -B2 -A40 'Failure|ERROR: |runtime error|FAILED' "$log" | head -n 150
+        echo "=== full log: $log"
+        exit "$rc"
+      fi
+      ran=$((ran + 1))
+    done
+    [[ $ran -gt 0 ]] || { echo "no test binaries in $bdir (run 'run.sh build' first)"; exit 1; }
+    ;;
+
+  fuzz)
+    target="${3:?fuzz target}"
+    secs="${4:-30}"
+    if [[ ! -x "$bdir/$target" ]]; then
+      echo "$target was not built (the fuzz targets need clang with libFuzzer): skipped"
+      exit 77
+    fi
+    corpus="$bdir/corpus/$target"
+    artifacts="$bdir/artifacts"
+    rm -rf "$corpus"
+    mkdir -p "$corpus" "$artifacts"
+    extra=()
+    case "$target" in
+      fuzz_gguf)
+        "$bdir/make_seeds" gguf "$corpus"
+        extra=(-dict="$root/fuzz/gguf.dict" -max_len=4096)
+        ;;
+      fuzz_tokenizer)
+        if [[ ! -d "$data/vocab" ]]; then echo "no vocabularies in $data/vocab: skipped"; exit 77; fi
+        "$bdir/make_seeds" tokenizer "$corpus" "$data/vocab"
+        extra=(-max_len=2048)
+        ;;
+    esac
+    echo "=== $target for $secs s, $(ls "$corpus" | wc -l) seeds"
+    set +e
+    QINFER_SHARED_DATA="$data" "$bdir/$target" "${extra[@]}" -max_total_time="$secs" -timeout=25 \
+      -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/$target-" "$corpus" 2>&1 | tail -n 60
+    rc=${PIPESTATUS[0]}
+    set -e
+    if [[ $rc -ne 0 && $rc -ne 77 ]]; then
+      echo "=== $target FAILED (exit $rc); reproduce with: $bdir/$target $artifacts/$target-<crash file>"
+    fi
+    exit "$rc"
+    ;;
+
+  *)
+    echo "unknown mode $mode" >&2
+    exit 2
+    ;;
+esac

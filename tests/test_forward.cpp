@@ -1,0 +1,162 @@
+// The engine's forward pass against a float64 reference, batch vs one-by-one
+// evaluation, thread counts, and no allocation in the per-token loop.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <new>
+
+#include "qinfer/model/model.h"
+#include "qinfer/runtime/context.h"
+#include "qinfer/runtime/ops.h"
+#include "qinfer/core/error.h"
+#include "reference_forward.h"
+#include "test_util.h"
+
+using namespace qinfer;
+
+namespace {
+std::atomic<int64_t> g_allocations{0};
+}  // namespace
+
+void* operator new(size_t n) {
+  ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+
+namespace {
+
+const char* kStories = "models/stories260K/stories260K.gguf";
+
+// Max |a - b| relative to the spread of the reference logits.
+double rel_max_diff(const float* got, const std::vector<double>& want) {
+  double mx = 0, lo = 1e300, hi = -1e300;
+  for (size_t i = 0; i < want.size(); ++i) {
+    mx = std::max(mx, std::abs(double(got[i]) - want[i]));
+    lo = std::min(lo, want[i]);
+    hi = std::max(hi, want[i]);
+  }
+  return mx / (hi - lo);
+}
+
+}  // namespace
+
+TEST(Forward, MatchesFloat64Reference) {
+  QINFER_REQUIRE_DATA(kStories);
+  auto m = load_model(test::data_path(kStories));
+  const std::vector<int32_t> toks = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315};
+  ContextParams cp;
+  cp.n_ctx = 64;
+  cp.n_threads = 2;
+  Context ctx(*m, cp);
+  test::ReferenceForward ref(*m);
+  for (size_t i = 0; i < toks.size(); ++i) {
+    ctx.eval(&toks[i], 1, false);
+    const std::vector<double> want = ref.step(toks[i]);
+    // F16 K/V cache and F16 attention weights (as llama.cpp) bound the error.
+    EXPECT_LT(rel_max_diff(ctx.logits(0), want), 2e-3) << "position " << i;
+  }
+}
+
+TEST(Forward, BatchEqualsOneByOneAndThreadCounts) {
+  QINFER_REQUIRE_DATA(kStories);
+  auto m = load_model(test::data_path(kStories));
+  std::vector<int32_t> toks;
+  for (int i = 0; i < 40; ++i) toks.push_back(1 + (i * 37) % 500);
+  ContextParams one;
+  one.n_ctx = 64;
+  one.n_threads = 1;
+  Context a(*m, one);
+  a.eval(toks.data(), int(toks.size()), true);
+  for (int threads : {1, 2, 3}) {
+    for (int batch : {1, 7, 64}) {
+      ContextParams cp = one;
+      cp.n_threads = threads;
+      cp.n_batch = batch;
+      Context b(*m, cp);
+      b.eval(toks.data(), int(toks.size()), true);
+      for (int t = 0; t < int(toks.size()); ++t) {
+        // Tiled kernels sum in another order for several tokens; after the F16
+        // rounding of K/V (as llama.cpp) that moves a logit by float noise only,
+        // far below the spread of the logits.
+        const std::vector<double> want(a.logits(t), a.logits(t) + m->config.n_vocab);
+        ASSERT_LT(rel_max_diff(b.logits(t), want), 1e-4)
+            << "threads " << threads << " batch " << batch << " position " << t;
+      }
+    }
+  }
+}
+
+TEST(Forward, NoAllocationWhileDecoding) {
+  QINFER_REQUIRE_DATA(kStories);
+  auto m = load_model(test::data_path(kStories));
+  ContextParams cp;
+  cp.n_ctx = 128;
+  cp.n_threads = 2;
+  Context ctx(*m, cp);
+  const int32_t prompt[] = {1, 403, 407};
+  ctx.eval(prompt, 3, false);
+  int32_t tok = 261;
+  ctx.eval(&tok, 1, false);  // first decode step may size buffers
+  const int64_t before = g_allocations.load();
+  for (int i = 0; i < 50; ++i) ctx.eval(&tok, 1, false);
+  EXPECT_EQ(g_allocations.load() - before, 0);
+}
+
+TEST(Forward, ContextOverflowAndBadTokensAreErrors) {
+  QINFER_REQUIRE_DATA(kStories);
+  auto m = load_model(test::data_path(kStories));
+  ContextParams cp;
+  cp.n_ctx = 8;
+  Context ctx(*m, cp);
+  std::vector<int32_t> toks(9, 1);
+  EXPECT_THROW(ctx.eval(toks.data(), 9, false), InputError);
+  int32_t bad = 512;
+  EXPECT_THROW(ctx.eval(&bad, 1, false), InputError);
+  bad = -1;
+  EXPECT_THROW(ctx.eval(&bad, 1, false), InputError);
+}
+
+TEST(Ops, RmsNormSoftmaxAgainstDouble) {
+  std::vector<float> x(300), w(300), y(300);
+  for (int i = 0; i < 300; ++i) x[size_t(i)] = std::sin(i * 0.37f) * 3, w[size_t(i)] = 1 + 0.01f * i;
+  ops::rms_norm(x.data(), w.data(), y.data(), 300, 1e-5f);
+  double ss = 0;
+  for (float v : x) ss += double(v) * v;
+  const double s = 1 / std::sqrt(ss / 300 + 1e-5);
+  for (int i = 0; i < 300; ++i) EXPECT_NEAR(y[size_t(i)], x[size_t(i)] * s * w[size_t(i)], 1e-5);
+  std::vector<float> p = x;
+  ops::softmax(p.data(), 300);
+  double mx = -1e9, sum = 0;
+  for (float v : x) mx = std::max(mx, double(v));
+  for (float v : x) sum += std::exp(v - mx);
+  for (int i = 0; i < 300; ++i) EXPECT_NEAR(p[size_t(i)], std::exp(x[size_t(i)] - mx) / sum, 1e-7);
+}
+
+TEST(Ops, RopeBothLayoutsAgainstDouble) {
+  for (RopeLayout layout : {RopeLayout::Norm, RopeLayout::Neox}) {
+    RopeParams p;
+    p.layout = layout;
+    p.n_rot = 64;
+    p.freq_base = 10000;
+    ops::RopeCache cache;
+    cache.init(p, 600, nullptr);
+    for (int pos : {0, 1, 17, 511, 599}) {
+      std::vector<float> x(64);
+      for (int i = 0; i < 64; ++i) x[size_t(i)] = std::cos(i * 1.3f);
+      std::vector<float> y = x;
+      cache.apply(y.data(), pos);
+      for (int k = 0; k < 32; ++k) {
+        const double th = pos * std::pow(10000.0, -2.0 * k / 64);
+        const int a = layout == RopeLayout::Norm ? 2 * k : k, b = layout == RopeLayout::Norm ? 2 * k + 1 : k + 32;
+        // theta is accumulated in float as ggml does: error grows with the position.
+        const double tol = 1e-5 + 2e-6 * pos;
+        EXPECT_NEAR(y[size_t(a)], x[size_t(a)] * std::cos(th) - x[size_t(b)] * std::sin(th), tol) << pos << " " << k;
+        EXPECT_NEAR(y[size_t(b)], x[size_t(a)] * std::sin(th) + x[size_t(b)] * std::cos(th), tol) << pos << " " << k;
+      }
+    }
+  }
+}
