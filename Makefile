@@ -19,9 +19,9 @@ build: deps $(BUILD)/build.ninja
 model: deps
 	@bash scripts/default-model.sh >/dev/null
 
-# The main job on the default model (until `qinfer optimize` exists: a short story).
+# The main job on the default model: quantize, measure, compare, report.
 run: build
-	QINFER_MODEL="$$(bash scripts/default-model.sh)" ./$(BUILD)/qinfer run -p "Once upon a time" -n 128 --temp 0
+	./$(BUILD)/qinfer optimize "$$(bash scripts/default-model.sh)"
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 1200

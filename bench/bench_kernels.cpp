@@ -3,6 +3,7 @@
 //   qinfer_bench_kernels --benchmark_filter='vec_dot/q4_0' --benchmark_min_time=0.1s
 #include <benchmark/benchmark.h>
 
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -15,8 +16,9 @@ using kernels::Isa;
 
 namespace {
 
-const TypeId kTypes[] = {TypeId::F32,  TypeId::F16,  TypeId::BF16, TypeId::Q4_0,
-                         TypeId::Q4_1, TypeId::Q5_0, TypeId::Q5_1, TypeId::Q8_0};
+const TypeId kTypes[] = {TypeId::F32,  TypeId::F16,  TypeId::BF16, TypeId::Q4_0, TypeId::Q4_1,
+                         TypeId::Q5_0, TypeId::Q5_1, TypeId::Q8_0, TypeId::Q2_K, TypeId::Q3_K,
+                         TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::IQ4_NL};
 
 std::vector<float> randn(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -37,7 +39,8 @@ struct Data {
     W.resize(ws * size_t(rows));
     X.resize(xs * size_t(n_tok));
     auto w = randn(size_t(n), 1);
-    for (int64_t r = 0; r < rows; ++r) info.from_float(w.data(), W.data() + size_t(r) * ws, n);
+    info.from_float(w.data(), W.data(), n);
+    for (int64_t r = 1; r < rows; ++r) std::memcpy(W.data() + size_t(r) * ws, W.data(), ws);
     auto x = randn(size_t(n), 2);
     for (int64_t k = 0; k < n_tok; ++k)
       kernels::convert_activations(info.vec_dot_type, x.data(), X.data() + size_t(k) * xs, n);
@@ -79,6 +82,21 @@ void bm_matmul(benchmark::State& st, TypeId t, Isa isa, int64_t n, int64_t n_tok
   st.counters["dots/s"] = benchmark::Counter(double(st.iterations()) * double(rows * n_tok), benchmark::Counter::kIsRate);
 }
 
+// One token against a matrix far larger than the caches (64 MiB of weights),
+// as in decode: measures how well the kernel streams weights from DRAM, which
+// the cache-resident benchmarks above do not see.
+void bm_matmul_dram(benchmark::State& st, TypeId t, Isa isa, int64_t n) {
+  if (!pin(st, isa)) return;
+  const int64_t rows = (int64_t(64) << 20) / int64_t(row_size(t, n));
+  Data d(t, n, rows, 1);
+  std::vector<float> Y(static_cast<size_t>(rows));
+  for (auto _ : st) {
+    kernels::matmul_rows(t, n, d.W.data(), d.ws, 0, rows, d.X.data(), d.xs, 1, Y.data(), rows);
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(d.ws) * rows);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,6 +105,7 @@ int main(int argc, char** argv) {
       for (int64_t n : {2048, 5632}) {
         const std::string tag = std::string(type_info(t).name) + "/" + kernels::isa_name(isa) + "/n=" + std::to_string(n);
         benchmark::RegisterBenchmark(("vec_dot/" + tag).c_str(), bm_vec_dot, t, isa, n);
+        if (n == 2048) benchmark::RegisterBenchmark(("matmul_dram/" + tag).c_str(), bm_matmul_dram, t, isa, n);
         for (int64_t n_tok : {1, 16})
           benchmark::RegisterBenchmark(("matmul_rows/" + tag + "/tok=" + std::to_string(n_tok)).c_str(), bm_matmul, t,
                                        isa, n, n_tok);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 #include <unistd.h>
 
 namespace qinfer::test {
@@ -15,13 +16,27 @@ inline std::string shared_data() {
 
 inline std::string data_path(const std::string& rel) { return shared_data() + "/" + rel; }
 
-// A scratch directory unique to the running test, removed and recreated.
+// Removes every scratch directory when the test binary exits.
+struct ScratchCleaner {
+  std::vector<std::filesystem::path> dirs;
+  ~ScratchCleaner() {
+    for (const auto& d : dirs) {
+      std::error_code ec;
+      std::filesystem::remove_all(d, ec);
+    }
+  }
+};
+inline ScratchCleaner scratch_cleaner;
+
+// A scratch directory unique to the running test, removed and recreated
+// (and removed again at exit).
 inline std::filesystem::path scratch_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   auto dir = std::filesystem::temp_directory_path() /
              ("qinfer-test-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "-" + info->name());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  scratch_cleaner.dirs.push_back(dir);
   return dir;
 }
 

@@ -1,16 +1,28 @@
 // qinfer bench: llama-bench style prefill/decode throughput of the in-process
-// engine (pp N, tg N at each thread count), as a table and optionally JSON.
+// engine (pp N, tg N at each thread count), as a table and optionally JSON;
+// or, with --endpoint / --concurrency / --request-rate / --num-requests, a
+// serving benchmark with vLLM's metrics against the in-process engine or any
+// OpenAI-compatible server.
 #include <unistd.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "qinfer/bench/endpoint_target.h"
+#include "qinfer/bench/engine_target.h"
 #include "qinfer/bench/llama_bench.h"
+#include "qinfer/bench/serve_bench.h"
 #include "qinfer/cli/commands.h"
 #include "qinfer/cli/model_args.h"
+#include "qinfer/cli/run_records.h"
 #include "qinfer/core/cpu_info.h"
 #include "qinfer/core/error.h"
 #include "qinfer/kernels/kernels.h"
@@ -27,6 +39,23 @@ struct BenchArgs {
   int reps = 5;
   int n_batch = 512;
   std::string json_path;
+  // Serving mode.
+  std::string endpoint;
+  std::vector<int> concurrency;
+  int num_requests = 64;
+  std::string request_rate = "inf";
+  int input_len = 128;
+  int max_tokens = 128;
+  std::string dataset;
+  std::string csv_path;
+  int warmup = 1;
+  int slots = 1;
+  double timeout_s = 300;
+  uint64_t seed = 0;
+  std::string api_key;
+  bool allow_eos = false;
+  StoreArgs store;
+  std::string label;
 };
 
 // "llama 1.1B Q4_0": architecture, size class and the most common matrix type.
@@ -47,7 +76,14 @@ std::string describe(const Model& m) {
   return m.config.arch + " " + size + " " + main_type;
 }
 
+// The configuration name runs are stored under: --label, else the model file's stem.
+std::string run_label(const BenchArgs& a, const std::string& model_name) {
+  if (!a.label.empty()) return a.label;
+  return std::filesystem::path(model_name).stem().string();
+}
+
 void bench(const BenchArgs& a) {
+  const std::unique_ptr<ResultStore> store = open_results_store(a.store);
   auto model = load_model_from_args(a.model);
   std::vector<int> threads = a.threads;
   if (threads.empty()) threads.push_back(detect_cpu().physical_cores > 0 ? detect_cpu().physical_cores : 1);
@@ -69,6 +105,7 @@ void bench(const BenchArgs& a) {
   std::printf("| ----- | ---: | -----: | ------- | ------: | ---: | --: |\n");
   std::fflush(stdout);
   nlohmann::json out = nlohmann::json::array();
+  std::vector<RunRecord> records;
   for (const ThroughputTest& t : tests) {
     const bool tty = ::isatty(2);
     if (tty) std::fprintf(stderr, "running %s at %d thread(s), %d repetitions...\r", t.name.c_str(), t.threads, a.reps);
@@ -82,13 +119,184 @@ void bench(const BenchArgs& a) {
                    {"n_params", model->n_params()}, {"isa", kernels::isa_name(kernels::active_isa())},
                    {"threads", t.threads}, {"test", t.name}, {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen},
                    {"avg_ts", r.mean()}, {"stddev_ts", r.stddev()}, {"samples_ts", r.samples_tps}});
+    // One run per test; a pp and a tg run of one label merge into one configuration in the report.
+    std::string label = run_label(a, model->path);
+    if (threads.size() > 1) label += " t" + std::to_string(t.threads);
+    RunRecord run = new_run_record("bench", label, *model);
+    const bool pp = t.n_prompt > 0;
+    run.add(pp ? metric::kPpTps : metric::kTgTps, r.mean(), "tok/s");
+    run.add(pp ? metric::kPpTpsSd : metric::kTgTpsSd, r.stddev(), "tok/s");
+    run.add(metric::kModelBytes, double(model->weight_bytes()), "B");
+    run.add(metric::kPeakRssBytes, double(bench::peak_rss_bytes()), "B");
+    run.params_json = nlohmann::json{{"test", t.name}, {"threads", t.threads}, {"repetitions", a.reps},
+                                     {"n_batch", a.n_batch}, {"isa", kernels::isa_name(kernels::active_isa())}}
+                          .dump();
+    records.push_back(std::move(run));
   }
+  for (const RunRecord& run : records) record_and_say(store.get(), run);
   if (!a.json_path.empty()) {
     std::ofstream f(a.json_path);
     if (!f) throw InputError(a.json_path + ": cannot write");
     f << out.dump(2) << "\n";
     if (!f) throw InputError(a.json_path + ": write failed");
   }
+}
+
+double parse_rate(const std::string& s) {
+  if (s == "inf") return std::numeric_limits<double>::infinity();
+  char* end = nullptr;
+  const double r = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0' || !(r > 0) || std::isinf(r))
+    throw InputError("--request-rate " + s + ": expected a number of requests per second > 0, or inf");
+  return r;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  if (!f) throw InputError(path + ": cannot write");
+  f << text;
+  if (!f) throw InputError(path + ": write failed");
+}
+
+// Progress on stderr: rewritten in place on a terminal, else a line every few seconds.
+bench::StatusLine progress_printer() {
+  const bool tty = ::isatty(2);
+  auto last = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  return [tty, last](const std::string& line) {
+    if (tty) {
+      std::fprintf(stderr, "\r%s\033[K", line.c_str());
+    } else {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - *last < std::chrono::seconds(5)) return;
+      *last = now;
+      std::fprintf(stderr, "%s\n", line.c_str());
+    }
+    std::fflush(stderr);
+  };
+}
+
+// One stored run per concurrency level: the report charts throughput against it.
+RunRecord serve_run_record(const BenchArgs& a, const bench::ServeResult& r, const Model* model) {
+  RunRecord run;
+  if (model) {
+    run = new_run_record("bench", run_label(a, model->path), *model);
+  } else {
+    run.kind = "bench";
+    run.label = a.label.empty() ? a.model.model : a.label;
+    run.model.path = a.model.model;  // the served model's name; no file to hash
+    run.machine = detect_machine();  // the client's machine
+    run.engine = "openai-compatible endpoint";
+  }
+  const bench::ServeSummary& s = r.summary;
+  run.add(metric::kConcurrency, r.concurrency);
+  run.add(metric::kRequestThroughput, s.request_throughput, "req/s");
+  run.add(metric::kOutputThroughput, s.output_throughput, "tok/s");
+  const std::pair<const char*, const bench::Distribution*> dists[] = {
+      {"ttft", &s.ttft_ms}, {"tpot", &s.tpot_ms}, {"itl", &s.itl_ms}, {"e2el", &s.e2el_ms}};
+  for (const auto& [what, d] : dists) {
+    if (d->count == 0) continue;
+    run.add(metric::latency(what, "mean"), d->mean, "ms");
+    run.add(metric::latency(what, "median"), d->median, "ms");
+    run.add(metric::latency(what, "p90"), d->p90, "ms");
+    run.add(metric::latency(what, "p99"), d->p99, "ms");
+  }
+  if (r.model_bytes >= 0) run.add(metric::kModelBytes, double(r.model_bytes), "B");
+  if (r.kv_cache_bytes >= 0) run.add(metric::kKvBytes, double(r.kv_cache_bytes), "B");
+  if (r.peak_rss_bytes >= 0) run.add(metric::kPeakRssBytes, double(r.peak_rss_bytes), "B");
+  // The configuration; the numbers are the metrics.
+  const nlohmann::json all = r.to_json();
+  nlohmann::json params = nlohmann::json::object();
+  for (const char* key : {"backend", "target", "concurrency", "request_rate", "num_requests", "repetitions",
+                          "input_len", "max_tokens", "dataset", "threads", "slots", "completed", "failed"})
+    if (all.contains(key)) params[key] = all[key];
+  if (!a.endpoint.empty()) params["endpoint"] = a.endpoint;
+  run.params_json = params.dump();
+  return run;
+}
+
+void serve_bench(const BenchArgs& a, bool reps_given) {
+  if (a.max_tokens < 1) throw InputError("--max-tokens must be at least 1");
+  const std::unique_ptr<ResultStore> store = open_results_store(a.store);
+  bench::ServeConfig cfg;
+  cfg.concurrency = a.concurrency;
+  cfg.num_requests = a.num_requests;
+  cfg.request_rate = parse_rate(a.request_rate);
+  cfg.warmup = a.warmup;
+  cfg.repetitions = reps_given ? a.reps : 1;
+  cfg.seed = a.seed;
+  const int n_prompts = a.num_requests * cfg.repetitions + a.warmup;
+
+  std::unique_ptr<Model> model;
+  std::unique_ptr<bench::BenchTarget> target;
+  bench::EngineTarget* engine = nullptr;
+  std::vector<bench::BenchPrompt> prompts;
+  if (!a.dataset.empty()) prompts = bench::load_prompt_dataset(a.dataset, a.max_tokens);
+  if (!a.endpoint.empty()) {
+    bench::EndpointOptions eo;
+    eo.url = a.endpoint;
+    eo.model = a.model.model;
+    eo.api_key = a.api_key;
+    if (eo.api_key.empty())
+      if (const char* k = std::getenv("OPENAI_API_KEY")) eo.api_key = k;
+    eo.timeout_s = a.timeout_s;
+    eo.ignore_eos = !a.allow_eos;
+    target = std::make_unique<bench::EndpointTarget>(eo);
+    if (prompts.empty()) prompts = bench::synthetic_text_prompts(n_prompts, a.input_len, a.max_tokens, a.seed);
+  } else {
+    if (a.threads.size() > 1) throw InputError("serving mode takes one --threads value (per slot)");
+    model = load_model_from_args(a.model);
+    const Tokenizer& tok = *model->tokenizer;
+    if (prompts.empty()) {
+      std::vector<int32_t> avoid;  // control, unknown and unused tokens make odd prompts
+      for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+        const int32_t type = tok.vocab().types.empty() ? kTokNormal : tok.vocab().types[size_t(id)];
+        if (type == kTokControl || type == kTokUnknown || type == kTokUnused) avoid.push_back(id);
+      }
+      const int32_t bos = tok.vocab().add_bos ? tok.bos() : -1;
+      prompts = bench::synthetic_token_prompts(n_prompts, a.input_len, a.max_tokens, model->config.n_vocab, bos,
+                                               avoid, a.seed);
+    }
+    bench::EngineTargetOptions eo;
+    // Default: the physical cores shared among the slots, so that busy
+    // thread pools do not fight over cores.
+    const int cores = std::max(detect_cpu().physical_cores, 1);
+    eo.threads = a.threads.empty() ? std::max(cores / std::max(a.slots, 1), 1) : a.threads[0];
+    eo.slots = a.slots;
+    eo.ignore_eos = !a.allow_eos;
+    if (a.dataset.empty()) eo.n_ctx = std::max(a.input_len + a.max_tokens + 1, 16);
+    auto e = std::make_unique<bench::EngineTarget>(*model, eo);
+    engine = e.get();
+    target = std::move(e);
+  }
+
+  const auto status = progress_printer();
+  std::vector<bench::ServeResult> results = bench::run_serve_bench(*target, prompts, cfg, status);
+  if (::isatty(2)) std::fprintf(stderr, "\r\033[K");
+  for (bench::ServeResult& r : results) {
+    r.backend = engine ? "qinfer" : "openai";
+    r.target = target->describe();
+    r.model = engine ? model->path : a.model.model;
+    r.input_len = a.dataset.empty() ? a.input_len : 0;
+    r.max_tokens = a.max_tokens;
+    r.dataset = a.dataset;
+    if (engine) {
+      r.threads = engine->threads();
+      r.slots = a.slots;
+      r.model_bytes = int64_t(model->weight_bytes());
+      r.kv_cache_bytes = int64_t(engine->kv_cache_bytes());
+      r.peak_rss_bytes = bench::peak_rss_bytes();
+    }
+    bench::print_summary(stdout, r);
+  }
+  if (results.size() > 1) bench::print_sweep_table(stdout, results);
+  std::fflush(stdout);
+  if (!a.json_path.empty()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const bench::ServeResult& r : results) out.push_back(r.to_json());
+    write_file(a.json_path, out.dump(2) + "\n");
+  }
+  if (!a.csv_path.empty()) write_file(a.csv_path, bench::to_csv(results));
+  for (const bench::ServeResult& r : results) record_and_say(store.get(), serve_run_record(a, r, model.get()));
 }
 
 }  // namespace
@@ -104,7 +312,46 @@ void define_bench(CLI::App& cmd) {
   cmd.add_option("-r,--repetitions", a->reps, "repetitions of each test")->capture_default_str()->check(CLI::Range(1, 1000));
   cmd.add_option("-b,--batch-size", a->n_batch, "prompt tokens per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
   cmd.add_option("--json", a->json_path, "also write the results as JSON");
-  cmd.callback([a] { bench(*a); });
+  add_store_args(cmd, a->store);
+  cmd.add_option("--label", a->label, "configuration name in the store and report (default: the model's name)");
+  // Serving mode (vLLM bench serve's metrics).
+  auto* o_endpoint = cmd.add_option("--endpoint", a->endpoint,
+                                    "OpenAI-compatible server http://HOST:PORT (then --model is the served model's name)");
+  auto* o_conc = cmd.add_option("-c,--concurrency", a->concurrency,
+                                "serving: requests in flight at most; a list (1,2,4) sweeps, one result per level")
+                     ->delimiter(',')->check(CLI::PositiveNumber);
+  auto* o_num = cmd.add_option("--num-requests", a->num_requests, "serving: requests per level and repetition")
+                    ->capture_default_str()->check(CLI::PositiveNumber);
+  auto* o_rate = cmd.add_option("--request-rate", a->request_rate,
+                                "serving: Poisson arrivals at R requests/s; inf sends all at once")->capture_default_str();
+  cmd.add_option("--input-len", a->input_len, "serving: synthetic prompt length in tokens")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_option("--max-tokens", a->max_tokens, "serving: tokens to generate per request")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_option("--dataset", a->dataset,
+                 "serving: JSONL prompts, one per line: {\"prompt\": \"...\"} or {\"messages\": [...]}")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--csv", a->csv_path, "serving: also write the results as CSV");
+  cmd.add_option("--warmup", a->warmup, "serving: warm-up requests before measuring, not counted")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd.add_option("--slots", a->slots,
+                 "serving, in-process: contexts serving requests at once; others queue (counted in TTFT)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_option("--timeout", a->timeout_s, "serving, endpoint: seconds per request and longest wait for data")
+      ->capture_default_str();
+  cmd.add_option("--seed", a->seed, "serving: seed for prompts and arrivals")->capture_default_str();
+  cmd.add_option("--api-key", a->api_key, "serving, endpoint: bearer token (default: $OPENAI_API_KEY)");
+  cmd.add_flag("--allow-eos", a->allow_eos, "serving: let generation stop at end-of-text (default: exactly --max-tokens)");
+  auto* o_reps = cmd.get_option("--repetitions");
+  auto* o_p = cmd.get_option("--n-prompt");
+  auto* o_n = cmd.get_option("--n-gen");
+  cmd.callback([a, o_endpoint, o_conc, o_num, o_rate, o_reps, o_p, o_n] {
+    const bool serving = o_endpoint->count() || o_conc->count() || o_num->count() || o_rate->count();
+    if (!serving) return bench(*a);
+    if (o_p->count() || o_n->count())
+      throw InputError("-p/-n select the pp/tg mode; serving mode uses --input-len and --max-tokens");
+    serve_bench(*a, o_reps->count() > 0);
+  });
 }
 
 }  // namespace qinfer::cli

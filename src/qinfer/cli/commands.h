@@ -12,6 +12,13 @@ void define_perplexity(CLI::App& cmd);
 void define_devices(CLI::App& cmd);
 void define_bench(CLI::App& cmd);
 void define_create(CLI::App& cmd);
+void define_quantize(CLI::App& cmd);
+void define_imatrix(CLI::App& cmd);
+void define_optimize(CLI::App& cmd);
+void define_eval(CLI::App& cmd);
+void define_runs(CLI::App& cmd);
+void define_report(CLI::App& cmd);
+void define_convert(CLI::App& cmd);
 
 struct CommandSpec {
   const char* name;
@@ -25,8 +32,15 @@ inline const CommandSpec kCommands[] = {
     {"tokenize", "print the tokens of a text", define_tokenize},
     {"perplexity", "perplexity of a text, as llama.cpp's llama-perplexity computes it", define_perplexity},
     {"devices", "list compute devices and the kernel path in use", define_devices},
-    {"bench", "prefill (pp N) and decode (tg N) throughput, llama-bench style", define_bench},
+    {"bench", "pp/tg throughput (llama-bench style), or serving latency/throughput of the engine or an endpoint (vLLM style)", define_bench},
     {"create", "write a random-weight model of a named shape (tinyllama-1.1b, qwen2-0.5b, ...) as GGUF", define_create},
+    {"quantize", "GGUF model -> quantized GGUF (llama-quantize's types, mixes and bytes)", define_quantize},
+    {"imatrix", "importance matrix of a model over a text (llama-imatrix's imatrix.dat)", define_imatrix},
+    {"optimize", "the main job: quantize into several types, measure speed, memory and quality, compare", define_optimize},
+    {"eval", "perplexity, KL-divergence against saved logits, HellaSwag accuracy; recorded in the results store", define_eval},
+    {"runs", "list, show, compare and export the runs in the results store", define_runs},
+    {"report", "HTML + Markdown report with charts and recommendations from stored runs", define_report},
+    {"convert", "Hugging Face checkpoint directory (safetensors, config.json, tokenizer) -> GGUF", define_convert},
 };
 
 }  // namespace qinfer::cli

@@ -5,11 +5,12 @@
 
 #include "qinfer/cli/commands.h"
 #include "qinfer/core/error.h"
+#include "qinfer/core/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"qinfer: make LLMs smaller and faster, and prove it"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "qinfer 0.1.0");
+  app.set_version_flag("--version", std::string("qinfer ") + qinfer::kVersion);
   for (const auto& spec : qinfer::cli::kCommands) spec.define(*app.add_subcommand(spec.name, spec.help));
   try {
     app.parse(argc, argv);

@@ -68,6 +68,13 @@ std::string default_eval_text() {
     if (fs::exists(d / "text" / "tinystories-valid-a.txt", ec))
       return fs::weakly_canonical(d / "text" / "tinystories-valid-a.txt").string();
   }
+  // Without ../shared: the short stories that ship in the checkout's data/.
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  for (fs::path p = ec ? fs::current_path() : exe.parent_path(); !p.empty(); p = p.parent_path()) {
+    if (fs::exists(p / "data" / "eval-stories.txt", ec)) return (p / "data" / "eval-stories.txt").string();
+    if (p == p.root_path()) break;
+  }
   return {};
 }
 

@@ -107,6 +107,7 @@ PerplexityResult perplexity(Context& ctx, const std::vector<int32_t>& text_token
         const double lpb_t = base_lp[size_t(target)];
         s.base_nll -= lpb_t;
         s.base_nll2 += lpb_t * lpb_t;
+        s.nll_nll_base += lp * lpb_t;
         s.p_diff.push_back(float(std::exp(lp) - std::exp(lpb_t)));
         if (argmax(base_lp.data(), n_vocab) == argmax(logits, n_vocab)) ++s.same_top;
       }

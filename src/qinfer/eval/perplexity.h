@@ -27,6 +27,7 @@ struct KldStats {
   std::vector<float> p_diff;        // p(correct) candidate - base
   int64_t same_top = 0;
   double base_nll = 0, base_nll2 = 0;
+  double nll_nll_base = 0;            // sum of nll(Q)·nll(base): their covariance (kld_summary.h)
   double mean() const;
   double stderr_mean() const;
   double percentile(double p) const;  // 0..100

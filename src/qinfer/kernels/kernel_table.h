@@ -35,5 +35,13 @@ float vec_dot_q4_1_q8_1_generic(int64_t n, const void* w, const void* x);
 float vec_dot_q5_0_q8_0_generic(int64_t n, const void* w, const void* x);
 float vec_dot_q5_1_q8_1_generic(int64_t n, const void* w, const void* x);
 float vec_dot_q8_0_q8_0_generic(int64_t n, const void* w, const void* x);
+// k-quants with Q8_K activations and IQ4_NL with Q8_0 (kernels_kquant_generic.cpp):
+// one exact int32 sum per super-block (block), scaled by d_w·d_x in float.
+float vec_dot_q2_k_q8_k_generic(int64_t n, const void* w, const void* x);
+float vec_dot_q3_k_q8_k_generic(int64_t n, const void* w, const void* x);
+float vec_dot_q4_k_q8_k_generic(int64_t n, const void* w, const void* x);
+float vec_dot_q5_k_q8_k_generic(int64_t n, const void* w, const void* x);
+float vec_dot_q6_k_q8_k_generic(int64_t n, const void* w, const void* x);
+float vec_dot_iq4_nl_q8_0_generic(int64_t n, const void* w, const void* x);
 
 }  // namespace qinfer::kernels

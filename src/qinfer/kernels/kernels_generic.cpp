@@ -163,6 +163,12 @@ void fill_table_generic(KernelTable& t) {
   set<vec_dot_q5_0_q8_0_generic>(t, TypeId::Q5_0);
   set<vec_dot_q5_1_q8_1_generic>(t, TypeId::Q5_1);
   set<vec_dot_q8_0_q8_0_generic>(t, TypeId::Q8_0);
+  set<vec_dot_q2_k_q8_k_generic>(t, TypeId::Q2_K);
+  set<vec_dot_q3_k_q8_k_generic>(t, TypeId::Q3_K);
+  set<vec_dot_q4_k_q8_k_generic>(t, TypeId::Q4_K);
+  set<vec_dot_q5_k_q8_k_generic>(t, TypeId::Q5_K);
+  set<vec_dot_q6_k_q8_k_generic>(t, TypeId::Q6_K);
+  set<vec_dot_iq4_nl_q8_0_generic>(t, TypeId::IQ4_NL);
   t.convert[uint32_t(TypeId::F32)] = cvt_f32;
   t.convert[uint32_t(TypeId::F16)] = cvt_f16;
   t.convert[uint32_t(TypeId::BF16)] = cvt_bf16;

@@ -26,7 +26,7 @@ std::string find_tokenizer(const std::string& path, const LoadOptions& options, 
   if (!options.tokenizer_path.empty()) return options.tokenizer_path;
   namespace fs = std::filesystem;
   const fs::path dir = fs::path(path).parent_path();
-  for (const std::string name : {"tok" + std::to_string(vocab_size) + ".bin", std::string("tokenizer.bin")})
+  for (const std::string& name : {"tok" + std::to_string(vocab_size) + ".bin", std::string("tokenizer.bin")})
     if (fs::exists(dir / name)) return (dir / name).string();
   throw InputError(path + ": llama2.c checkpoint needs its tokenizer: pass --tokenizer tokenizer.bin");
 }

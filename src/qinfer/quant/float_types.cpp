@@ -25,10 +25,20 @@ void bf16_from_float(const float* src, void* dst, int64_t n) {
   auto* d = static_cast<uint16_t*>(dst);
   for (int64_t i = 0; i < n; ++i) d[i] = f32_to_bf16(src[i]);
 }
+// TypeInfo::quantize for the float types: a plain conversion, as ggml_quantize_chunk
+// does (the importance vector does not apply; NaN/Inf convert as they are).
+template <FromFloatFn Convert, size_t Bytes>
+size_t convert_rows(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float*) {
+  Convert(src, dst, nrows * n_per_row);
+  return size_t(nrows * n_per_row) * Bytes;
+}
 }  // namespace
 
-const TypeInfo kTypeF32{TypeId::F32, "f32", 1, 4, false, f32_to_float, f32_from_float, TypeId::F32};
-const TypeInfo kTypeF16{TypeId::F16, "f16", 1, 2, false, f16_to_float, f16_from_float, TypeId::F16};
-const TypeInfo kTypeBF16{TypeId::BF16, "bf16", 1, 2, false, bf16_to_float, bf16_from_float, TypeId::BF16};
+const TypeInfo kTypeF32{TypeId::F32, "f32", 1, 4, false, f32_to_float, f32_from_float, TypeId::F32,
+                        convert_rows<f32_from_float, 4>};
+const TypeInfo kTypeF16{TypeId::F16, "f16", 1, 2, false, f16_to_float, f16_from_float, TypeId::F16,
+                        convert_rows<f16_from_float, 2>};
+const TypeInfo kTypeBF16{TypeId::BF16, "bf16", 1, 2, false, bf16_to_float, bf16_from_float, TypeId::BF16,
+                         convert_rows<bf16_from_float, 2>};
 
 }  // namespace qinfer

@@ -4,6 +4,7 @@
 
 #include "qinfer/core/fp16.h"
 #include "qinfer/quant/quant_common.h"
+#include "qinfer/quant/legacy_quantize.h"
 
 // The reference math must round after every operation (as ggml-base is built,
 // without FMA) even if this file is built with -mfma: no contraction.
@@ -50,6 +51,7 @@ void to_float(const void* src, float* dst, int64_t n) { dequantize_row_q4_0(stat
 void from_float(const float* src, void* dst, int64_t n) { quantize_row_q4_0_ref(src, static_cast<BlockQ4_0*>(dst), n); }
 }  // namespace
 
-const TypeInfo kTypeQ4_0{TypeId::Q4_0, "q4_0", kQK4_0, sizeof(BlockQ4_0), true, to_float, from_float, TypeId::Q8_0};
+const TypeInfo kTypeQ4_0{TypeId::Q4_0, "q4_0", kQK4_0, sizeof(BlockQ4_0), true, to_float, from_float, TypeId::Q8_0,
+                         quantize_q4_0};
 
 }  // namespace qinfer

@@ -4,6 +4,7 @@
 
 #include "qinfer/core/fp16.h"
 #include "qinfer/quant/quant_common.h"
+#include "qinfer/quant/legacy_quantize.h"
 
 // The reference math must round after every operation (as ggml-base is built,
 // without FMA) even if this file is built with -mfma: no contraction.
@@ -50,6 +51,7 @@ void to_float(const void* src, float* dst, int64_t n) { dequantize_row_q4_1(stat
 void from_float(const float* src, void* dst, int64_t n) { quantize_row_q4_1_ref(src, static_cast<BlockQ4_1*>(dst), n); }
 }  // namespace
 
-const TypeInfo kTypeQ4_1{TypeId::Q4_1, "q4_1", kQK4_1, sizeof(BlockQ4_1), true, to_float, from_float, TypeId::Q8_1};
+const TypeInfo kTypeQ4_1{TypeId::Q4_1, "q4_1", kQK4_1, sizeof(BlockQ4_1), true, to_float, from_float, TypeId::Q8_1,
+                         quantize_q4_1};
 
 }  // namespace qinfer

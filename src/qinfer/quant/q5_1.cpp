@@ -5,6 +5,7 @@
 
 #include "qinfer/core/fp16.h"
 #include "qinfer/quant/quant_common.h"
+#include "qinfer/quant/legacy_quantize.h"
 
 // The reference math must round after every operation (as ggml-base is built,
 // without FMA) even if this file is built with -mfma: no contraction.
@@ -58,6 +59,7 @@ void to_float(const void* src, float* dst, int64_t n) { dequantize_row_q5_1(stat
 void from_float(const float* src, void* dst, int64_t n) { quantize_row_q5_1_ref(src, static_cast<BlockQ5_1*>(dst), n); }
 }  // namespace
 
-const TypeInfo kTypeQ5_1{TypeId::Q5_1, "q5_1", kQK5_1, sizeof(BlockQ5_1), true, to_float, from_float, TypeId::Q8_1};
+const TypeInfo kTypeQ5_1{TypeId::Q5_1, "q5_1", kQK5_1, sizeof(BlockQ5_1), true, to_float, from_float, TypeId::Q8_1,
+                         quantize_q5_1};
 
 }  // namespace qinfer

@@ -1,7 +1,5 @@
 // Q6_K: 256 weights per super-block of 16 sub-blocks of 16, 6-bit codes with
-// int8 sub-block scales and one fp16 super-scale. Only dequantization so far
-// (so files that contain Q6_K, such as llama-quantize's default output tensor,
-// load); the reference quantizer and kernels come with the k-quants.
+// int8 sub-block scales and one fp16 super-scale.
 #pragma once
 #include <cstdint>
 
@@ -27,6 +25,10 @@ struct BlockQ6_K {
 };
 static_assert(sizeof(BlockQ6_K) == 210, "BlockQ6_K must be 210 bytes (ggml block_q6_K)");
 
+// Bit-exact with ggml's quantize_row_q6_K_ref. k % 256 == 0.
+void quantize_row_q6_k_ref(const float* x, BlockQ6_K* y, int64_t k);
+// ggml's quantize_q6_K (ref without imatrix, quantize_row_q6_K_impl with). Returns bytes written.
+size_t quantize_q6_k(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix);
 void dequantize_row_q6_k(const BlockQ6_K* x, float* y, int64_t k);
 
 extern const TypeInfo kTypeQ6_K;

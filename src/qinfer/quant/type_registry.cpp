@@ -13,6 +13,11 @@
 #include "qinfer/quant/q8_1.h"
 #include "qinfer/quant/q6_k.h"
 #include "qinfer/quant/q8_k.h"
+#include "qinfer/quant/q2_k.h"
+#include "qinfer/quant/q3_k.h"
+#include "qinfer/quant/q4_k.h"
+#include "qinfer/quant/q5_k.h"
+#include "qinfer/quant/iq4_nl.h"
 
 namespace qinfer {
 
@@ -31,6 +36,11 @@ const TypeInfo* const kAllTypes[] = {
     &kTypeQ8_1,
     &kTypeQ6_K,
     &kTypeQ8_K,
+    &kTypeQ2_K,
+    &kTypeQ3_K,
+    &kTypeQ4_K,
+    &kTypeQ5_K,
+    &kTypeIQ4_NL,
 };
 
 const std::array<const TypeInfo*, kTypeIdLimit>& by_id() {

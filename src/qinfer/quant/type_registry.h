@@ -13,6 +13,13 @@ namespace qinfer {
 
 using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
 using FromFloatFn = void (*)(const float* src, void* dst, int64_t n);
+// Quantizes nrows rows of n_per_row floats the way llama-quantize does
+// (ggml_quantize_chunk): imatrix, when not null, holds n_per_row importance
+// weights (one per column) and selects ggml's weighted search for the types
+// that have one. Returns the bytes written (nrows · row_size). The input must be
+// finite (callers check with row_has_nonfinite); n_per_row % block_size == 0.
+using QuantizeRowsFn = size_t (*)(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                                  const float* imatrix);
 
 struct TypeInfo {
   TypeId id;
@@ -23,6 +30,7 @@ struct TypeInfo {
   ToFloatFn to_float;        // reference dequantize of n elements (n % block_size == 0)
   FromFloatFn from_float;    // reference quantize, or nullptr when not supported
   TypeId vec_dot_type;       // activations are converted to this type for dot products
+  QuantizeRowsFn quantize = nullptr;  // llama-quantize's row quantizer, or nullptr when not supported
 };
 
 // nullptr when the id is not a type qinfer knows.

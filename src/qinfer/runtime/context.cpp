@@ -22,6 +22,7 @@ int default_threads() {
 
 Context::Context(const Model& model, const ContextParams& params)
     : model_(model),
+      observer_(params.observer),
       n_ctx_(params.n_ctx > 0 ? params.n_ctx : std::min(model.config.n_ctx_train, 4096)),
       n_batch_(std::max(1, params.n_batch)),
       pool_(params.n_threads > 0 ? params.n_threads : default_threads()) {
@@ -87,6 +88,7 @@ void Context::eval(const int32_t* tokens, int n, bool all_logits) {
 }
 
 void Context::matmul(const Tensor& w, const float* x, int n_tok, float* y) {
+  if (observer_) observer_->on_matmul(w, x, n_tok);
   const int64_t n = w.ne[0];
   const int64_t rows = w.ne[1];
   const TypeId dot_type = type_info(w.type).vec_dot_type;

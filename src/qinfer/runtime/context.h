@@ -11,10 +11,19 @@
 
 namespace qinfer {
 
+// Sees the input of every weight matmul (e.g. to collect an importance
+// matrix): x is [n_tok][w.ne[0]] floats, before any conversion for the kernel.
+class MatmulObserver {
+ public:
+  virtual ~MatmulObserver() = default;
+  virtual void on_matmul(const Tensor& w, const float* x, int n_tok) = 0;
+};
+
 struct ContextParams {
   int n_ctx = 0;      // 0: the model's training context, capped at 4096
   int n_batch = 512;  // tokens per forward pass (longer inputs are split)
   int n_threads = 0;  // 0: all hardware threads
+  MatmulObserver* observer = nullptr;  // optional; not owned
 };
 
 class Context {
@@ -45,6 +54,7 @@ class Context {
   void attention(int il, int n);
 
   const Model& model_;
+  MatmulObserver* observer_;
   int n_ctx_;
   int n_batch_;
   int n_past_ = 0;

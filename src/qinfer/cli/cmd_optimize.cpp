@@ -1,0 +1,127 @@
+// qinfer optimize: the main job. Quantizes the model into a matrix of types,
+// measures each (speed, memory, quality vs the baseline), prints the
+// comparison table, records every variant in the results store and writes
+// the report.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "qinfer/cli/commands.h"
+#include "qinfer/cli/model_args.h"
+#include "qinfer/core/error.h"
+#include "qinfer/optimize/optimize.h"
+#include "qinfer/optimize/table.h"
+#include "qinfer/cli/run_records.h"
+#include "qinfer/report/report.h"
+
+namespace qinfer::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct OptimizeArgs {
+  std::string model;
+  std::string types;
+  OptimizeParams params;
+  std::string sample_prompts_file;
+  StoreArgs store;
+  double price_per_hour = 0;
+};
+
+// One prompt per non-empty line.
+std::vector<std::string> read_prompt_lines(const std::string& path) {
+  std::vector<std::string> out;
+  std::stringstream ss(read_text_file(path));
+  for (std::string line; std::getline(ss, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) out.push_back(line);
+  }
+  if (out.empty()) throw InputError(path + ": no prompts (one per line expected)");
+  return out;
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+void optimize_cmd(OptimizeArgs& a) {
+  OptimizeParams& p = a.params;
+  p.model_path = a.model.empty() ? default_model_path() : a.model;
+  p.types = a.types.empty() ? default_optimize_types() : split_list(a.types);
+  if (p.eval_text.empty()) p.eval_text = default_eval_text();
+  if (p.eval_text.empty()) throw InputError("no evaluation text found: pass --eval-text FILE");
+  if (p.out_dir.empty()) p.out_dir = (fs::path("qinfer-optimize") / fs::path(p.model_path).stem()).string();
+  if (p.sample_tokens > 0)
+    p.sample_prompts = a.sample_prompts_file.empty() ? default_sample_prompts() : read_prompt_lines(a.sample_prompts_file);
+  // Open the store first: a bad database should fail before minutes of work.
+  const std::unique_ptr<ResultStore> store = open_results_store(a.store);
+
+  std::fprintf(stderr, "optimize %s: baseline + %zu types, evaluated on %s\n", p.model_path.c_str(), p.types.size(),
+               p.eval_text.c_str());
+  const std::vector<VariantResult> rows = run_optimize(p, [](int i, int n, const std::string& label) {
+    std::fprintf(stderr, "[%d/%d] %s\n", i + 1, n, label.c_str());
+  });
+
+  const fs::path results = fs::path(p.out_dir) / "results.json";
+  {
+    std::ofstream f(results);
+    f << nlohmann::json(rows).dump(2) << "\n";
+    if (!f) throw InputError(results.string() + ": cannot write");
+  }
+  std::printf("\n%s\n", format_comparison_table(rows).c_str());
+
+  std::vector<RunRecord> runs;
+  for (const VariantResult& v : rows) runs.push_back(to_run_record(v, p));
+  if (store) {
+    std::vector<int64_t> ids;
+    for (const RunRecord& r : runs) ids.push_back(store->record_run(r));
+    runs = store->list(ids);  // as stored: ids, hashes, times
+  } else {
+    for (size_t i = 0; i < runs.size(); ++i) runs[i].id = int64_t(i) + 1;
+  }
+  report::ReportOptions ro;
+  ro.title = "qinfer optimize: " + fs::path(p.model_path).filename().string();
+  ro.price_per_hour = a.price_per_hour;
+  const report::ReportFiles files = report::write_report(runs, ro, (fs::path(p.out_dir) / "report").string());
+
+  std::printf("models:  %s\nresults: %s\n", (fs::path(p.out_dir) / "models").string().c_str(), results.string().c_str());
+  if (store)
+    std::printf("stored:  runs %lld-%lld in %s\n", (long long)runs.front().id, (long long)runs.back().id,
+                store->path().c_str());
+  std::printf("report:  %s\n         %s\n", files.html.c_str(), files.markdown.c_str());
+}
+
+}  // namespace
+
+void define_optimize(CLI::App& cmd) {
+  auto a = std::make_shared<OptimizeArgs>();
+  cmd.add_option("model", a->model, "unquantized GGUF (F32/F16/BF16); default: stories260K");
+  cmd.add_option("--types", a->types, "comma-separated quantization types (default: Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,Q3_K_M)");
+  cmd.add_option("--eval-text", a->params.eval_text, "text for perplexity and KL-divergence (default: the default model's)");
+  cmd.add_option("-o,--out", a->params.out_dir, "output directory (default: qinfer-optimize/<model name>)");
+  cmd.add_option("-t,--threads", a->params.threads, "CPU threads (default: physical cores)")->check(CLI::NonNegativeNumber);
+  cmd.add_option("-p,--n-prompt", a->params.n_prompt, "prompt tokens of the pp test")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+  cmd.add_option("-n,--n-gen", a->params.n_gen, "generated tokens of the tg test")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+  cmd.add_option("-r,--repetitions", a->params.reps, "repetitions of each speed test")->capture_default_str()->check(CLI::Range(1, 100));
+  cmd.add_option("-c,--ctx-size", a->params.n_ctx, "evaluation chunk length")->capture_default_str()->check(CLI::Range(8, 1 << 20));
+  cmd.add_option("--chunks", a->params.n_chunks, "evaluation chunks (-1: all)")->capture_default_str();
+  cmd.add_option("--sample-prompts", a->sample_prompts_file,
+                 "prompts (one per line) whose greedy continuations the report shows side by side")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--sample-tokens", a->params.sample_tokens, "tokens per sample generation (0: none)")
+      ->capture_default_str()->check(CLI::Range(0, 4096));
+  cmd.add_option("--price-per-hour", a->price_per_hour, "USD per hour of this machine, for the cost per 1M tokens")
+      ->check(CLI::NonNegativeNumber);
+  add_store_args(cmd, a->store);
+  cmd.callback([a] { optimize_cmd(*a); });
+}
+
+}  // namespace qinfer::cli

@@ -1,0 +1,154 @@
+#include "qinfer/quant/q5_k.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "qinfer/core/fp16.h"
+#include "qinfer/quant/kquant_search.h"
+#include "qinfer/quant/q8_k.h"
+
+// Rounded operation by operation like ggml-base (no FMA): see kquant_search.cpp.
+#pragma GCC optimize("fp-contract=off")
+
+namespace qinfer {
+
+using quant_detail::nearest_int;
+
+namespace {
+
+// Codes 0..31 from the stored scales/mins; low nibbles packed as Q4_K, bit 4
+// of element 32j + l into qh[l] bit j.
+void requantize_and_pack(const float* x, BlockQ5_K* y, uint8_t* L) {
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    unpack_scale_min_k4(j, y->scales, &sc, &m);
+    const float d = fp16_to_f32(y->d) * float(sc);
+    if (d == 0) continue;
+    const float dm = fp16_to_f32(y->dmin) * float(m);
+    for (int ii = 0; ii < 32; ++ii) {
+      const int l = nearest_int((x[32 * j + ii] + dm) / d);
+      L[32 * j + ii] = uint8_t(l < 0 ? 0 : l > 31 ? 31 : l);
+    }
+  }
+  std::memset(y->qh, 0, sizeof(y->qh));
+  uint8_t* ql = y->qs;
+  uint8_t m1 = 1, m2 = 2;
+  for (int n = 0; n < kQK_K; n += 64, ql += 32) {
+    for (int j = 0; j < 32; ++j) {
+      int l1 = L[n + j], l2 = L[n + j + 32];
+      if (l1 > 15) {
+        l1 -= 16;
+        y->qh[j] |= m1;
+      }
+      if (l2 > 15) {
+        l2 -= 16;
+        y->qh[j] |= m2;
+      }
+      ql[j] = uint8_t(l1 | (l2 << 4));
+    }
+    m1 = uint8_t(m1 << 2);
+    m2 = uint8_t(m2 << 2);
+  }
+}
+
+// quantize_row_q5_K_impl with importance weights (as Q4_K's, with nmax 31).
+void quantize_row_q5_k_weighted(const float* x, BlockQ5_K* y, int64_t n_per_row, const float* qw_row) {
+  const int64_t nb = n_per_row / kQK_K;
+  uint8_t L[kQK_K], Laux[32], Ls[8], Lm[8];
+  float weights[32], sw[8], mins[8], scales[8];
+  for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
+    float sum_x2 = 0;
+    for (int l = 0; l < kQK_K; ++l) sum_x2 += x[l] * x[l];
+    const float sigma2 = 2 * sum_x2 / kQK_K;
+    for (int j = 0; j < 8; ++j) {
+      const float* qw = qw_row + kQK_K * i + 32 * j;
+      for (int l = 0; l < 32; ++l) weights[l] = qw[l] * std::sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
+      float sumw = 0;
+      for (int l = 0; l < 32; ++l) sumw += weights[l];
+      sw[j] = sumw;
+      scales[j] = quant_detail::make_qkx3_quants(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f,
+                                                 0.05f, 36, false);
+    }
+    const float d_block = quant_detail::make_qp_quants(8, 63, scales, Ls, sw);
+    const float m_block = quant_detail::make_qp_quants(8, 63, mins, Lm, sw);
+    for (int j = 0; j < 8; ++j)
+      pack_scale_min_k4(j, y[i].scales, Ls[j] < 63 ? Ls[j] : 63, Lm[j] < 63 ? Lm[j] : 63);
+    y[i].d = f32_to_fp16(d_block);
+    y[i].dmin = f32_to_fp16(m_block);
+    requantize_and_pack(x, &y[i], L);
+  }
+}
+
+}  // namespace
+
+void quantize_row_q5_k_ref(const float* x, BlockQ5_K* y, int64_t k) {
+  const int64_t nb = k / kQK_K;
+  uint8_t L[kQK_K], Laux[32];
+  float weights[32], mins[8], scales[8];
+  for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 8; ++j) {
+      float sum_x2 = 0;
+      for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
+      const float av_x = std::sqrt(sum_x2 / 32);
+      for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
+      scales[j] = quant_detail::make_qkx2_quants(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.5f,
+                                                 0.1f, 15, false);
+      if (scales[j] > max_scale) max_scale = scales[j];
+      if (mins[j] > max_min) max_min = mins[j];
+    }
+    const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+    const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    for (int j = 0; j < 8; ++j) {
+      uint8_t ls = uint8_t(nearest_int(inv_scale * scales[j]));
+      uint8_t lm = uint8_t(nearest_int(inv_min * mins[j]));
+      pack_scale_min_k4(j, y[i].scales, ls < 63 ? ls : 63, lm < 63 ? lm : 63);
+    }
+    y[i].d = f32_to_fp16(max_scale / 63.f);
+    y[i].dmin = f32_to_fp16(max_min / 63.f);
+    requantize_and_pack(x, &y[i], L);
+  }
+}
+
+size_t quantize_q5_k(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
+  quant_detail::check_quantize_input("q5_K", kQK_K, src, nrows, n_per_row, imatrix);
+  const size_t row_bytes = size_t(n_per_row / kQK_K) * sizeof(BlockQ5_K);
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t r = 0; r < nrows; ++r) {
+    auto* y = reinterpret_cast<BlockQ5_K*>(out + size_t(r) * row_bytes);
+    if (imatrix)
+      quantize_row_q5_k_weighted(src + r * n_per_row, y, n_per_row, imatrix);
+    else
+      quantize_row_q5_k_ref(src + r * n_per_row, y, n_per_row);
+  }
+  return size_t(nrows) * row_bytes;
+}
+
+void dequantize_row_q5_k(const BlockQ5_K* x, float* y, int64_t k) {
+  const int64_t nb = k / kQK_K;
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = fp16_to_f32(x[i].d), dmin = fp16_to_f32(x[i].dmin);
+    const uint8_t* ql = x[i].qs;
+    const uint8_t* qh = x[i].qh;
+    uint8_t u1 = 1, u2 = 2;
+    for (int is = 0; is < 8; is += 2, ql += 32, u1 = uint8_t(u1 << 2), u2 = uint8_t(u2 << 2)) {
+      uint8_t sc, m;
+      unpack_scale_min_k4(is, x[i].scales, &sc, &m);
+      const float d1 = d * float(sc), m1 = dmin * float(m);
+      unpack_scale_min_k4(is + 1, x[i].scales, &sc, &m);
+      const float d2 = d * float(sc), m2 = dmin * float(m);
+      for (int l = 0; l < 32; ++l) *y++ = d1 * float((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * float((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+    }
+  }
+}
+
+namespace {
+void to_float(const void* src, float* dst, int64_t n) { dequantize_row_q5_k(static_cast<const BlockQ5_K*>(src), dst, n); }
+void from_float(const float* src, void* dst, int64_t n) { quantize_row_q5_k_ref(src, static_cast<BlockQ5_K*>(dst), n); }
+}  // namespace
+
+const TypeInfo kTypeQ5_K{TypeId::Q5_K, "q5_K", kQK_K,       sizeof(BlockQ5_K), true,
+                         to_float,     from_float, TypeId::Q8_K, quantize_q5_k};
+
+}  // namespace qinfer

@@ -1,0 +1,36 @@
+// The quantization targets `qinfer quantize` accepts, by llama-quantize's names
+// and llama.cpp's llama_ftype numbers (written as general.file_type).
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "qinfer/quant/type_id.h"
+
+namespace qinfer {
+
+// llama_ftype values (include/llama.h); they are on disk, so they never move.
+enum class FileType : uint32_t {
+  ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q4_1 = 3, MOSTLY_Q8_0 = 7, MOSTLY_Q5_0 = 8,
+  MOSTLY_Q5_1 = 9, MOSTLY_Q2_K = 10, MOSTLY_Q3_K_S = 11, MOSTLY_Q3_K_M = 12, MOSTLY_Q3_K_L = 13,
+  MOSTLY_Q4_K_S = 14, MOSTLY_Q4_K_M = 15, MOSTLY_Q5_K_S = 16, MOSTLY_Q5_K_M = 17, MOSTLY_Q6_K = 18,
+  MOSTLY_IQ4_NL = 25, MOSTLY_BF16 = 32,
+};
+
+struct FileTypeInfo {
+  const char* name;   // llama-quantize's name: "Q4_K_M"
+  FileType ftype;
+  TypeId base;        // the type of most tensors (llama.cpp's default_type)
+};
+
+// Every accepted target, aliases (Q3_K = Q3_K_M, ...) excluded.
+std::span<const FileTypeInfo> file_types();
+// Case-insensitive; accepts the aliases Q3_K, Q4_K, Q5_K. nullptr when unknown.
+const FileTypeInfo* find_file_type(std::string_view name);
+// Like find_file_type, but throws InputError listing the valid names.
+const FileTypeInfo& parse_file_type(std::string_view name);
+// "Q4_0 Q4_1 ... F32" for messages and help.
+std::string file_type_names();
+
+}  // namespace qinfer

@@ -1,0 +1,168 @@
+// qinfer optimize end to end on stories260K: the comparison is complete,
+// internally consistent, and ordered the way quantization must order it.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.h"
+#include "qinfer/optimize/table.h"
+#include "qinfer/optimize/variant.h"
+#include "qinfer/store/results_store.h"
+#include "test_util.h"
+
+using namespace qinfer;
+using namespace qinfer::test;
+
+namespace {
+
+const char* kStories = "models/stories260K/stories260K.gguf";
+const char* kText = "text/tinystories-valid-a.txt";
+
+std::string small_run_args(const std::filesystem::path& out) {
+  return "optimize " + data_path(kStories) + " --types Q8_0,Q4_0 --eval-text " + data_path(kText) +
+         " -o " + out.string() + " -p 32 -n 16 -r 1 --chunks 6 -t 1 --sample-tokens 12 --db " +
+         (out.parent_path() / "results.db").string();
+}
+
+}  // namespace
+
+TEST(Optimize, ComparesBaselineAndEachType) {
+  QINFER_REQUIRE_DATA(kStories);
+  const auto dir = scratch_dir();
+  const CliResult r = run_qinfer(small_run_args(dir / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("| type"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| Q4_0"), std::string::npos) << r.out;
+
+  const auto j = nlohmann::json::parse(slurp((dir / "out" / "results.json").string()));
+  const auto rows = j.get<std::vector<VariantResult>>();
+  ASSERT_EQ(rows.size(), 3u);
+  const VariantResult &base = rows[0], &q8 = rows[1], &q4 = rows[2];
+  EXPECT_TRUE(base.baseline);
+  EXPECT_EQ(base.label, "F32 (base)");
+  EXPECT_EQ(q8.label, "Q8_0");
+  EXPECT_EQ(q4.label, "Q4_0");
+  for (const auto& v : rows) {
+    EXPECT_TRUE(std::filesystem::exists(v.path)) << v.path;
+    EXPECT_EQ(v.file_bytes, int64_t(std::filesystem::file_size(v.path)));
+    EXPECT_GT(v.pp_tps, 0);
+    EXPECT_GT(v.tg_tps, 0);
+    EXPECT_GT(v.peak_rss_bytes, v.model_bytes);
+    EXPECT_GT(v.ppl, 1);
+  }
+  // Fewer bits: smaller files, further from the baseline.
+  EXPECT_GT(base.file_bytes, q8.file_bytes);
+  EXPECT_GT(q8.file_bytes, q4.file_bytes);
+  EXPECT_GT(base.bits_per_weight, q8.bits_per_weight);
+  EXPECT_GT(q8.bits_per_weight, q4.bits_per_weight);
+  EXPECT_GT(q8.kld_mean, 0);
+  EXPECT_GT(q4.kld_mean, q8.kld_mean);
+  EXPECT_LT(q4.same_top_pct, q8.same_top_pct);
+  EXPECT_LE(q8.same_top_pct, 100);
+  EXPECT_NEAR(q4.delta_ppl, q4.ppl - base.ppl, 1e-9);
+  // The baseline's perplexity is what `qinfer perplexity` prints for the same chunks.
+  const CliResult ppl = run_qinfer("perplexity -m " + data_path(kStories) + " -f " + data_path(kText) +
+                                   " -c 128 --chunks 6 -t 1");
+  ASSERT_EQ(ppl.exit_code, 0) << ppl.err;
+  char want[32];
+  std::snprintf(want, sizeof want, "PPL = %.4f", base.ppl);
+  EXPECT_NE(ppl.out.find(want), std::string::npos) << ppl.out;
+
+  // Every variant is a stored run with the table's numbers.
+  ResultStore db((dir / "results.db").string(), ResultStore::Mode::ReadOnly);
+  const std::vector<RunRecord> runs = db.list();
+  ASSERT_EQ(runs.size(), rows.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    EXPECT_EQ(runs[i].kind, "optimize");
+    EXPECT_EQ(runs[i].label, rows[i].label);
+    EXPECT_EQ(runs[i].model.size_bytes, rows[i].file_bytes);
+    EXPECT_EQ(runs[i].model.sha256.size(), 64u);
+    EXPECT_EQ(runs[i].find(metric::kTgTps), rows[i].tg_tps);
+    EXPECT_EQ(runs[i].find(metric::kPpl), rows[i].ppl);
+  }
+  EXPECT_EQ(runs[2].find(metric::kKldMean), q4.kld_mean);
+  EXPECT_EQ(runs[0].model.file_type, "F32");
+  EXPECT_EQ(runs[2].model.file_type, "Q4_0");
+
+  // The baseline's sample is what `qinfer run` generates greedily from the same prompt.
+  ASSERT_EQ(base.samples.size(), 3u);
+  const CliResult gen =
+      run_qinfer("run -m " + data_path(kStories) + " -p \"Once upon a time\" -n 12 --temp 0 -t 1");
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  EXPECT_FALSE(base.samples[0].empty());
+  EXPECT_NE(gen.out.find(base.samples[0]), std::string::npos) << gen.out << " vs " << base.samples[0];
+
+  // The report shows the configurations and the generations side by side.
+  const std::string html = slurp((dir / "out" / "report" / "report.html").string());
+  const std::string md = slurp((dir / "out" / "report" / "report.md").string());
+  for (const std::string* doc : {&html, &md}) {
+    EXPECT_NE(doc->find("Side-by-side generations"), std::string::npos);
+    EXPECT_NE(doc->find("Once upon a time"), std::string::npos);
+    EXPECT_NE(doc->find("Q4_0"), std::string::npos);
+  }
+  EXPECT_NE(r.out.find("report.html"), std::string::npos) << r.out;
+}
+
+TEST(Optimize, RefusesAForeignDatabaseBeforeAnyWork) {
+  QINFER_REQUIRE_DATA(kStories);
+  const auto dir = scratch_dir();
+  const std::string db = (dir / "not-a.db").string();
+  {
+    std::ofstream f(db);
+    f << "precious, not SQLite";
+  }
+  const CliResult r = run_qinfer("optimize " + data_path(kStories) + " --types Q8_0 -o " + (dir / "out").string() +
+                                 " --db " + db);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("not-a.db"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(db), "precious, not SQLite");
+  EXPECT_FALSE(std::filesystem::exists(dir / "out" / "models"));
+}
+
+TEST(Optimize, BadInputIsOneLineAndExit2) {
+  QINFER_REQUIRE_DATA(kStories);
+  const auto dir = scratch_dir();
+  CliResult r = run_qinfer("optimize " + data_path(kStories) + " --types Q4_0,Q9_9 -o " + (dir / "a").string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("Q9_9"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Q4_K_M"), std::string::npos) << r.err;  // lists the valid names
+
+  r = run_qinfer("optimize " + data_path("golden/stories260K/stories260K-Q4_0.gguf") + " -o " + (dir / "b").string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unquantized"), std::string::npos) << r.err;
+
+  r = run_qinfer("optimize " + data_path(kStories) + " --eval-text " + (dir / "missing.txt").string() + " -o " +
+                 (dir / "c").string() + " --types Q8_0 -p 8 -n 4 -r 1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("missing.txt"), std::string::npos) << r.err;
+  EXPECT_EQ(count_lines(r.err.substr(r.err.find("error:"))), 1) << r.err;
+}
+
+TEST(OptimizeTable, AlignsUnicodeCells) {
+  VariantResult a;
+  a.label = "F32 (base)";
+  a.baseline = true;
+  a.file_bytes = 1185376;
+  VariantResult b;
+  b.label = "Q4_0";
+  b.file_bytes = 300000;
+  b.delta_ppl = 0.25;
+  const std::string t = format_comparison_table({a, b});
+  // Every line has the same display width.
+  std::vector<int> widths;
+  int w = 0;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == '\n') {
+      widths.push_back(w);
+      w = 0;
+    } else if ((static_cast<unsigned char>(t[i]) & 0xC0) != 0x80) {
+      ++w;
+    }
+  }
+  ASSERT_EQ(widths.size(), 4u);
+  for (int x : widths) EXPECT_EQ(x, widths[0]) << t;
+  EXPECT_NE(t.find("+0.2500"), std::string::npos);
+  EXPECT_EQ(format_bytes(1185376), "1.13 MiB");
+}
