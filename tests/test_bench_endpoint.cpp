@@ -23,6 +23,7 @@
 #include "qinfer/bench/openai_stream.h"
 #include "qinfer/bench/serve_bench.h"
 #include "qinfer/core/error.h"
+#include "qinfer/store/results_store.h"
 
 namespace qinfer::bench {
 namespace {
@@ -325,7 +326,8 @@ TEST(BenchEndpoint, CliAgainstFakeServer) {
   const auto dir = test::scratch_dir();
   const std::string json = (dir / "r.json").string(), csv = (dir / "r.csv").string();
   const auto r = test::run_qinfer("bench --endpoint " + server.url() + " --model fake --concurrency 1,2 --num-requests 3 "
-                                  "--max-tokens 4 --input-len 8 --json " + json + " --csv " + csv);
+                                  "--max-tokens 4 --input-len 8 --json " + json + " --csv " + csv + " --db " +
+                                  (dir / "r.db").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("Serving Benchmark Result"), std::string::npos);
   EXPECT_NE(r.out.find("Mean TTFT (ms):"), std::string::npos);
@@ -335,6 +337,14 @@ TEST(BenchEndpoint, CliAgainstFakeServer) {
   EXPECT_EQ(j[1]["completed"], 3);
   EXPECT_EQ(j[1]["backend"], "openai");
   EXPECT_EQ(test::count_lines(test::slurp(csv)), 3);
+  // One stored run per concurrency level, with the latency percentiles.
+  const std::vector<RunRecord> runs = ResultStore((dir / "r.db").string(), ResultStore::Mode::ReadOnly).list();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[1].label, "fake");
+  EXPECT_EQ(runs[1].find(metric::kConcurrency), 2);
+  EXPECT_EQ(runs[1].find(metric::kOutputThroughput), j[1]["output_throughput"].get<double>());
+  EXPECT_EQ(runs[1].find(metric::latency("ttft", "p99")), j[1]["p99_ttft_ms"].get<double>());
+  EXPECT_TRUE(runs[1].model.sha256.empty());  // a served name, not a file
 
   const auto bad = test::run_qinfer("bench --endpoint http://127.0.0.1:" + std::to_string(closed_port()) +
                                     " --model fake --num-requests 2 --timeout 1");

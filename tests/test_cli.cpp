@@ -2,9 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "qinfer/store/results_store.h"
 
+using namespace qinfer;
 using namespace qinfer::test;
 
 namespace {
@@ -133,11 +136,22 @@ TEST(Cli, DevicesShowsCpuAndKernelPath) {
 TEST(Cli, BenchPrintsLlamaBenchTable) {
   QINFER_REQUIRE_DATA(kModel);
   const std::string json = (scratch_dir() / "b.json").string();
-  auto r = run_qinfer("bench -m " + model() + " -p 16 -n 8 -t 1 -r 2 --json " + json);
+  const std::string db = (scratch_dir() / "b.db").string();
+  auto r = run_qinfer("bench -m " + model() + " -p 16 -n 8 -t 1 -r 2 --json " + json + " --db " + db);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("| pp16 |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("| tg8 |"), std::string::npos) << r.out;
-  EXPECT_NE(slurp(json).find("\"avg_ts\""), std::string::npos);
+  const auto j = nlohmann::json::parse(slurp(json));
+  ASSERT_EQ(j.size(), 2u);
+  // One stored run per test, under the model's name, with the printed numbers.
+  const std::vector<RunRecord> runs = ResultStore(db, ResultStore::Mode::ReadOnly).list();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].kind, "bench");
+  EXPECT_EQ(runs[0].label, "stories260K");
+  EXPECT_EQ(runs[0].find(metric::kPpTps), j[0]["avg_ts"].get<double>());
+  EXPECT_EQ(runs[1].find(metric::kTgTps), j[1]["avg_ts"].get<double>());
+  EXPECT_FALSE(runs[0].find(metric::kTgTps));
+  EXPECT_GT(*runs[1].find(metric::kPeakRssBytes), *runs[1].find(metric::kModelBytes));
 }
 
 // Bad input: one line naming the file and the problem, exit code 2.
@@ -169,6 +183,15 @@ TEST(CliBadInput, NotAModel) {
   auto r = run_qinfer("run -m " + path);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find(path), std::string::npos) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+}
+
+TEST(CliBadInput, UnknownBenchDeviceNamesTheAvailableOnes) {
+  QINFER_REQUIRE_DATA(kModel);
+  auto r = run_qinfer("bench -m " + model() + " -p 8 -n 4 -r 1 --device cuda");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--device cuda"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("available: cpu"), std::string::npos) << r.err;
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
 }
 

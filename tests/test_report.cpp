@@ -234,6 +234,9 @@ TEST(ReportCommand, RunsAndReportFromStore) {
   const auto list = test::run_qinfer("runs --db " + db + " list");
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_NE(list.out.find("tg_tps=30"), std::string::npos) << list.out;
+  const auto list_after = test::run_qinfer("runs list --db " + db);  // the option after the subcommand too
+  ASSERT_EQ(list_after.exit_code, 0) << list_after.err;
+  EXPECT_EQ(list_after.out, list.out);
   const auto show = test::run_qinfer("runs show 2 --db " + db);
   ASSERT_EQ(show.exit_code, 0) << show.err;
   EXPECT_NE(show.out.find("ppl"), std::string::npos) << show.out;

@@ -56,7 +56,14 @@ struct BenchArgs {
   bool allow_eos = false;
   StoreArgs store;
   std::string label;
+  std::string device = "cpu";
 };
+
+// The in-process engine runs on the CPU; other devices are named, not guessed.
+void check_device(const std::string& device) {
+  if (device != "cpu")
+    throw InputError("--device " + device + ": this build of qinfer runs on the CPU only (available: cpu)");
+}
 
 // "llama 1.1B Q4_0": architecture, size class and the most common matrix type.
 std::string describe(const Model& m) {
@@ -83,6 +90,7 @@ std::string run_label(const BenchArgs& a, const std::string& model_name) {
 }
 
 void bench(const BenchArgs& a) {
+  check_device(a.device);
   const std::unique_ptr<ResultStore> store = open_results_store(a.store);
   auto model = load_model_from_args(a.model);
   std::vector<int> threads = a.threads;
@@ -244,6 +252,7 @@ void serve_bench(const BenchArgs& a, bool reps_given) {
     if (prompts.empty()) prompts = bench::synthetic_text_prompts(n_prompts, a.input_len, a.max_tokens, a.seed);
   } else {
     if (a.threads.size() > 1) throw InputError("serving mode takes one --threads value (per slot)");
+    check_device(a.device);
     model = load_model_from_args(a.model);
     const Tokenizer& tok = *model->tokenizer;
     if (prompts.empty()) {
@@ -312,6 +321,7 @@ void define_bench(CLI::App& cmd) {
   cmd.add_option("-r,--repetitions", a->reps, "repetitions of each test")->capture_default_str()->check(CLI::Range(1, 1000));
   cmd.add_option("-b,--batch-size", a->n_batch, "prompt tokens per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
   cmd.add_option("--json", a->json_path, "also write the results as JSON");
+  cmd.add_option("--device", a->device, "where the in-process engine runs")->capture_default_str();
   add_store_args(cmd, a->store);
   cmd.add_option("--label", a->label, "configuration name in the store and report (default: the model's name)");
   // Serving mode (vLLM bench serve's metrics).

@@ -113,7 +113,8 @@ void define_runs(CLI::App& cmd) {
   auto a = std::make_shared<RunsArgs>();
   cmd.add_option("--db", a->db, "results database (default: $QINFER_DB or ./qinfer-results.db)");
   cmd.require_subcommand(1);
-  cmd.add_subcommand("list", "every stored run, one line each")->callback([a] { list_cmd(*a); });
+  auto* list = cmd.add_subcommand("list", "every stored run, one line each");
+  list->callback([a] { list_cmd(*a); });
   auto* show = cmd.add_subcommand("show", "one run with all its fields and metrics");
   show->add_option("id", a->ids, "run id")->required();
   show->callback([a] { show_cmd(*a); });
@@ -125,7 +126,7 @@ void define_runs(CLI::App& cmd) {
   exp->add_option("-o,--output", a->out, "file (default: standard output)");
   exp->add_option("ids", a->ids, "only these run ids");
   exp->callback([a] { export_cmd(*a); });
-  for (auto* sub : {show, cmp, exp}) sub->add_option("--db", a->db, "results database");
+  for (auto* sub : {list, show, cmp, exp}) sub->add_option("--db", a->db, "results database");
 }
 
 }  // namespace qinfer::cli
