@@ -5,18 +5,22 @@
 // leave no output file.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <unordered_map>
 
 #include "cli_runner.h"
 #include "qinfer/convert/convert.h"
 #include "qinfer/convert/hf_vocab.h"
+#include "qinfer/convert/spm_model.h"
 #include "qinfer/core/error.h"
 #include "qinfer/core/fp16.h"
 #include "qinfer/formats/gguf.h"
+#include "qinfer/formats/gguf_writer.h"
 #include "qinfer/formats/safetensors.h"
 #include "qinfer/model/model.h"
 #include "qinfer/quant/type_registry.h"
@@ -155,6 +159,125 @@ void expect_same_model(const Model& want, const Model& got, bool compare_logits)
   for (int i = 0; i < int(toks.size()); ++i)
     for (int v = 0; v < want.config.n_vocab; ++v)
       ASSERT_NEAR(a.logits(i)[v], b.logits(i)[v], 1e-5f) << "token " << i << " vocab " << v;
+}
+
+// llama.cpp's test vectors for `vocab_rel` (.inp texts, .out ids from HF's tokenizer), without specials.
+void expect_vocab_vectors(const Tokenizer& tok, const std::string& vocab_rel) {
+  std::stringstream inp, outs;
+  inp << std::ifstream(test::data_path(vocab_rel + ".inp")).rdbuf();
+  outs << std::ifstream(test::data_path(vocab_rel + ".out")).rdbuf();
+  const std::string raw = inp.str(), sep = "\n__ggml_vocab_test__\n";
+  std::vector<std::string> inputs;
+  for (size_t pos = 0; pos < raw.size();) {
+    const size_t next = raw.find(sep, pos);
+    inputs.push_back(raw.substr(pos, next == std::string::npos ? std::string::npos : next - pos));
+    pos = next == std::string::npos ? raw.size() : next + sep.size();
+  }
+  std::string line;
+  size_t i = 0;
+  for (; std::getline(outs, line) && i < inputs.size(); ++i) {
+    std::vector<int32_t> want;
+    std::istringstream is(line);
+    for (int32_t id; is >> id;) want.push_back(id);
+    EXPECT_EQ(tok.encode(inputs[i], false, false), want) << "input " << i << " '" << inputs[i] << "'";
+  }
+  EXPECT_EQ(i, inputs.size());
+}
+
+size_t utf8_len(unsigned char c) { return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4; }
+
+// HF LlamaConverter's merges: every split of a piece (at a character boundary)
+// into two pieces of the vocabulary, pieces by score, best first, ties in id
+// order; the splits of one piece by the ids of their parts.
+json llama_converter_merges(const std::vector<std::string>& pieces, const std::vector<float>& scores, bool as_pairs) {
+  std::unordered_map<std::string, int> id;
+  for (size_t i = 0; i < pieces.size(); ++i) id.emplace(pieces[i], int(i));
+  struct Merge {
+    float score;
+    int l, r;
+  };
+  std::vector<Merge> all;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const std::string& p = pieces[i];
+    std::vector<Merge> local;
+    for (size_t k = utf8_len(uint8_t(p[0])); k < p.size(); k += utf8_len(uint8_t(p[k]))) {
+      auto l = id.find(p.substr(0, k)), r = id.find(p.substr(k));
+      if (l != id.end() && r != id.end()) local.push_back({scores[i], l->second, r->second});
+    }
+    std::sort(local.begin(), local.end(),
+              [](const Merge& a, const Merge& b) { return std::pair(a.l, a.r) < std::pair(b.l, b.r); });
+    all.insert(all.end(), local.begin(), local.end());
+  }
+  std::stable_sort(all.begin(), all.end(), [](const Merge& a, const Merge& b) { return a.score > b.score; });
+  json merges = json::array();
+  for (const Merge& m : all) {
+    if (as_pairs) merges.push_back({pieces[size_t(m.l)], pieces[size_t(m.r)]});
+    else merges.push_back(pieces[size_t(m.l)] + " " + pieces[size_t(m.r)]);
+  }
+  return merges;
+}
+
+// tokenizer.json as HF saves a Llama 2 tokenizer: byte_fallback BPE, unknown
+// and control pieces as special added tokens; `legacy`: spaces become '▁' in a
+// Prepend + Replace normalizer with "a b" merges, else in a Metaspace
+// pre-tokenizer with ["a", "b"] merges (transformers >= 4.45).
+json spm_tokenizer_json(const std::vector<std::string>& pieces, const std::vector<float>& scores,
+                        const std::vector<int32_t>& types, bool legacy) {
+  const std::string sp = "\xE2\x96\x81";
+  json vocab = json::object(), added = json::array();
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    vocab[pieces[i]] = i;
+    if (types[i] == kTokUnknown || types[i] == kTokControl)
+      added.push_back({{"id", i}, {"content", pieces[i]}, {"single_word", false}, {"lstrip", false},
+                       {"rstrip", false}, {"normalized", false}, {"special", true}});
+  }
+  json normalizer = nullptr, pre = nullptr;
+  if (legacy)
+    normalizer = {{"type", "Sequence"},
+                  {"normalizers", {{{"type", "Prepend"}, {"prepend", sp}},
+                                   {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", sp}}}}};
+  else
+    pre = {{"type", "Metaspace"}, {"replacement", sp}, {"prepend_scheme", "first"}, {"split", false}};
+  const json decoder = {{"type", "Sequence"},
+                        {"decoders", {{{"type", "Replace"}, {"pattern", {{"String", sp}}}, {"content", " "}},
+                                      {{"type", "ByteFallback"}}, {{"type", "Fuse"}},
+                                      {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
+  return {{"version", "1.0"}, {"added_tokens", added}, {"normalizer", normalizer}, {"pre_tokenizer", pre},
+          {"decoder", decoder},
+          {"model",
+           {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", "<unk>"}, {"continuing_subword_prefix", nullptr},
+            {"end_of_word_suffix", nullptr}, {"fuse_unk", true}, {"byte_fallback", true}, {"ignore_merges", false},
+            {"vocab", vocab}, {"merges", llama_converter_merges(pieces, scores, !legacy)}}}};
+}
+
+// tokenizer.json for tok512.model (SentencePiece's piece types are GGUF's numbers).
+json stories_tokenizer_json(bool legacy) {
+  const SpmModel spm = read_spm_model(test::data_path(kTok512));
+  std::vector<std::string> pieces;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  for (const SpmPiece& p : spm.pieces) {
+    pieces.push_back(p.piece);
+    scores.push_back(p.score);
+    types.push_back(p.type);
+  }
+  return spm_tokenizer_json(pieces, scores, types, legacy);
+}
+
+// The pieces our SPM tokenizer can produce by joining two symbols (normal,
+// more than one character) must keep the reference's score order: that order
+// is the merge order.
+void expect_same_merge_order(const VocabData& want, const VocabData& got) {
+  std::vector<size_t> ids;
+  for (size_t i = 0; i < want.size(); ++i)
+    if (want.types[i] == kTokNormal && utf8_len(uint8_t(want.tokens[i][0])) < want.tokens[i].size()) ids.push_back(i);
+  std::stable_sort(ids.begin(), ids.end(), [&](size_t a, size_t b) { return want.scores[a] > want.scores[b]; });
+  ASSERT_GT(ids.size(), 100u);
+  for (size_t k = 1; k < ids.size(); ++k) {
+    if (want.scores[ids[k - 1]] > want.scores[ids[k]]) {
+      ASSERT_GT(got.scores[ids[k - 1]], got.scores[ids[k]]) << want.tokens[ids[k - 1]] << " vs " << want.tokens[ids[k]];
+    }
+  }
 }
 
 void expect_no_output(const fs::path& out) {
@@ -344,30 +467,108 @@ TEST(Convert, Qwen2WithByteLevelBpe) {
   EXPECT_EQ(std::memcmp(g->tensor_data(*q), ts[2].data.data(), q->nbytes), 0);
 
   auto m = load_model(out);
-  std::stringstream inp, outs;
-  inp << std::ifstream(test::data_path(vocab_rel + ".inp")).rdbuf();
-  outs << std::ifstream(test::data_path(vocab_rel + ".out")).rdbuf();
-  const std::string raw = inp.str(), sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> inputs;
-  for (size_t pos = 0; pos < raw.size();) {
-    const size_t next = raw.find(sep, pos);
-    inputs.push_back(raw.substr(pos, next == std::string::npos ? std::string::npos : next - pos));
-    pos = next == std::string::npos ? raw.size() : next + sep.size();
-  }
-  std::string line;
-  size_t i = 0;
-  for (; std::getline(outs, line) && i < inputs.size(); ++i) {
-    std::vector<int32_t> want;
-    std::istringstream is(line);
-    for (int32_t id; is >> id;) want.push_back(id);
-    EXPECT_EQ(m->tokenizer->encode(inputs[i], false, false), want) << "input " << i;
-  }
-  EXPECT_EQ(i, inputs.size());
+  expect_vocab_vectors(*m->tokenizer, vocab_rel);
   EXPECT_EQ(greedy(*m, "Hello world", 4).size(), 4u);
   if (const char* keep = std::getenv("QINFER_CONVERT_KEEP_DIR")) {
     fs::create_directories(keep);
     fs::copy_file(out, fs::path(keep) / "qwen2-gpt2-converted.gguf", fs::copy_options::overwrite_existing);
   }
+}
+
+// Llama 2 / Mistral / TinyLlama saved with only tokenizer.json: the byte_fallback
+// BPE HF's LlamaConverter makes from tok512.model must convert to a "llama"
+// vocabulary that tokenizes and generates like stories260K.gguf.
+TEST(Convert, SentencePieceStyleTokenizerJson) {
+  QINFER_REQUIRE_DATA(kStories);
+  QINFER_REQUIRE_DATA(kTok512);
+  auto want = load_model(test::data_path(kStories));
+  const std::vector<std::string> texts = {
+      "", " ", "   three leading spaces", "trailing  ", "a\nb\n\nc\n", "tab\tand  two  spaces",
+      "Once upon a time, there was a little girl named Lily. She liked to play outside.",
+      "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E \xE2\x9C\x93 caf\xC3\xA9 \xF0\x9F\xA6\x99",  // bytes
+      "<s> and </s> as text", "x"};
+  // Byte fallback is exercised: the reference itself falls back to bytes.
+  const auto cjk = want->tokenizer->encode(texts[7], false, false);
+  const auto& types = want->tokenizer->vocab().types;
+  EXPECT_TRUE(std::any_of(cjk.begin(), cjk.end(), [&](int32_t t) { return types[size_t(t)] == kTokByte; }));
+  for (bool legacy : {true, false}) {
+    SCOPED_TRACE(legacy ? "Prepend+Replace normalizer" : "Metaspace pre_tokenizer");
+    const fs::path dir =
+        write_stories_hf(test::scratch_dir() / (legacy ? "spmjson-legacy" : "spmjson-meta"), StDtype::F32, false);
+    fs::remove(dir / "tokenizer.model");
+    write_json(dir / "tokenizer.json", stories_tokenizer_json(legacy));
+    const std::string out = convert(dir, "f32");
+    auto g = GgufFile::open(out);
+    EXPECT_EQ(g->get_string("tokenizer.ggml.model"), "llama");
+    EXPECT_EQ(g->get_string("tokenizer.ggml.pre"), "default");
+    EXPECT_FALSE(g->find("tokenizer.ggml.add_space_prefix"));  // llama's default (true) applies
+    EXPECT_FALSE(g->find("tokenizer.ggml.merges"));
+    EXPECT_EQ(g->get_int("tokenizer.ggml.bos_token_id", -1), 1);
+    EXPECT_EQ(g->get_int("tokenizer.ggml.eos_token_id", -1), 2);
+    auto got = load_model(out);
+    const VocabData& wv = want->tokenizer->vocab();
+    const VocabData& gv = got->tokenizer->vocab();
+    EXPECT_EQ(gv.tokens, wv.tokens);
+    EXPECT_EQ(gv.types, wv.types);  // <unk> unknown, <s> </s> control, <0xNN> byte, the rest normal
+    expect_same_merge_order(wv, gv);
+    for (const auto& t : texts)
+      for (bool bos : {true, false})
+        EXPECT_EQ(got->tokenizer->encode(t, bos, false), want->tokenizer->encode(t, bos, false)) << "'" << t << "'";
+    expect_same_model(*want, *got, false);
+  }
+}
+
+// The same at Llama 2's scale (32000 pieces, "▁▁"-style pieces, tied scores)
+// against the ids HF's tokenizer gives for llama.cpp's test texts.
+TEST(Convert, SentencePieceStyleTokenizerJsonMatchesHf) {
+  const std::string rel = "vocab/ggml-vocab-llama-spm.gguf";
+  QINFER_REQUIRE_DATA(rel + ".out");
+  auto vg = GgufFile::open(test::data_path(rel));
+  const auto tokens = vg->find("tokenizer.ggml.tokens")->as_string_array();
+  const auto types = vg->find("tokenizer.ggml.token_type")->as_int32_array();
+  const fs::path dir = test::scratch_dir() / "llama-spm-json";
+  fs::create_directories(dir);
+  write_json(dir / "tokenizer.json",
+             spm_tokenizer_json(tokens, vg->find("tokenizer.ggml.scores")->as_float_array(), types, true));
+  HfConfig cfg;
+  cfg.path = (dir / "config.json").string();
+  cfg.vocab_size = int64_t(tokens.size());
+  GgufWriter w;
+  w.set_string("general.architecture", "llama");
+  write_hf_vocab(w, read_hf_vocab(dir.string(), cfg));
+  w.write((dir / "vocab.gguf").string());
+  const Tokenizer tok(vocab_from_gguf(*GgufFile::open((dir / "vocab.gguf").string())));
+  EXPECT_EQ(tok.vocab().tokens, tokens);
+  EXPECT_EQ(tok.vocab().types, types);
+  expect_vocab_vectors(tok, rel);
+}
+
+// How the '▁' steps of a SentencePiece-style tokenizer.json map to the GGUF.
+TEST(Convert, SentencePieceStyleSpaceRules) {
+  QINFER_REQUIRE_DATA(kTok512);
+  const fs::path dir = test::scratch_dir() / "spm-space";
+  fs::create_directories(dir);
+  HfConfig cfg;
+  cfg.path = (dir / "config.json").string();
+  auto read = [&](const json& tj) {
+    write_json(dir / "tokenizer.json", tj);
+    return read_hf_vocab(dir.string(), cfg);
+  };
+  json tj = stories_tokenizer_json(false);
+  tj["pre_tokenizer"]["prepend_scheme"] = "never";
+  EXPECT_EQ(read(tj).add_space_prefix, std::optional<bool>(false));
+  tj = stories_tokenizer_json(true);
+  tj["normalizer"]["normalizers"].erase(0);  // Replace without Prepend
+  EXPECT_EQ(read(tj).add_space_prefix, std::optional<bool>(false));
+  // Metaspace that splits words at '▁' is harmless unless a piece has an inner '▁'.
+  tj = stories_tokenizer_json(false);
+  tj["pre_tokenizer"]["split"] = true;
+  EXPECT_FALSE(read(tj).add_space_prefix.has_value());
+  tj["model"]["vocab"]["a\xE2\x96\x81" "b"] = 512;
+  EXPECT_THROW(read(tj), InputError);
+  tj = stories_tokenizer_json(true);
+  tj["normalizer"] = {{"type", "NFKC"}};
+  EXPECT_THROW(read(tj), InputError);
 }
 
 TEST(Convert, RopeScaling) {
@@ -517,6 +718,19 @@ TEST(Convert, HostileCheckpoints) {
   fs::remove(d / "tokenizer.model");
   write_text(d / "tokenizer.json", "{\"model\": ");
   expect_error(d, {"tokenizer.json", "JSON"});
+
+  // byte_fallback BPE (a SentencePiece-style tokenizer.json): a merge naming a piece the vocab lacks.
+  d = write_stories_hf(root / "spmjson", StDtype::F32, false);
+  fs::remove(d / "tokenizer.model");
+  json tj = stories_tokenizer_json(false);
+  tj["model"]["merges"].push_back({"\xE2\x96\x81t", "zq"});
+  write_json(d / "tokenizer.json", tj);
+  expect_error(d, {"tokenizer.json", "model.merges[", "'zq'", "not in model.vocab"});
+  // ... and a pre-tokenizer that does not turn spaces into '▁'.
+  tj = stories_tokenizer_json(false);
+  tj["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
+  write_json(d / "tokenizer.json", tj);
+  expect_error(d, {"tokenizer.json", "pre_tokenizer", "ByteLevel"});
 
   d = write_stories_hf(root / "outtype", StDtype::F32, false);
   expect_error(d, {"--outtype", "q4_0"}, "q4_0");

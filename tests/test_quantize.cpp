@@ -276,6 +276,28 @@ TEST(QuantizeErrors, UnwritableOutputIsOneLineNamingThePath) {
   fs::remove_all(dir);
 }
 
+// A disk that fills up mid-write: RLIMIT_FSIZE stands in for it (with SIGXFSZ
+// ignored, write() fails with EFBIG where a full disk gives ENOSPC).
+TEST(QuantizeErrors, FullDiskIsOneLineAndLeavesNoFile) {
+  QINFER_REQUIRE_DATA(kTiny);
+  const fs::path dir = test::scratch_dir();
+  const fs::path out = dir / "out" / "q.gguf", err = dir / "err.txt";
+  fs::create_directories(out.parent_path());
+  const std::string cmd = "trap '' XFSZ; ulimit -f 64; " + std::string(QINFER_BINARY) + " quantize " +
+                          test::data_path(kTiny) + " " + out.string() + " Q8_0 2>" + err.string() + " >/dev/null";
+  const int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  const std::string msg = test::slurp(err.string());
+  EXPECT_NE(msg.find(out.string()), std::string::npos) << msg;
+  ASSERT_NE(msg.find("error: "), std::string::npos) << msg;
+  const std::string error = msg.substr(msg.find("error: "));
+  EXPECT_NE(error.find("cannot write"), std::string::npos) << msg;
+  EXPECT_EQ(test::count_lines(error), 1) << msg;  // the last line; progress lines come before it
+  EXPECT_TRUE(fs::is_empty(out.parent_path()));  // neither the final name nor the temporary file
+  fs::remove_all(dir);
+}
+
 TEST(QuantizeErrors, UnknownTypeListsValidOnes) {
   QINFER_REQUIRE_DATA(kTiny);
   const fs::path dir = test::scratch_dir();

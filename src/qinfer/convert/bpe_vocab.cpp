@@ -1,4 +1,5 @@
-// tokenizer.json (Hugging Face `tokenizers`) byte-level BPE → GGUF "gpt2" vocabulary.
+// tokenizer.json (Hugging Face `tokenizers`) byte-level BPE → GGUF "gpt2" vocabulary,
+// and the token table every tokenizer.json path shares.
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -70,6 +71,45 @@ std::string bpe_pre_name(const json& tj, const std::string& path) {
                    "Qwen2 Split regexes)");
 }
 
+std::vector<detail::JsonToken> detail::read_json_tokens(const json& tj, const std::string& path, const HfConfig& cfg) {
+  const json& model = tj["model"];
+  auto vocab_it = model.find("vocab");
+  if (vocab_it == model.end() || !vocab_it->is_object() || vocab_it->empty())
+    throw InputError(path + ": missing object field model.vocab");
+  // id -> token; added tokens (not always in model.vocab) included, as AutoTokenizer's vocab is.
+  std::map<int64_t, JsonToken> by_id;
+  auto put = [&](const std::string& text, const json& id, const std::string& field) -> JsonToken& {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= (int64_t(1) << 24))
+      throw InputError(path + ": " + field + " id of '" + text + "' is not a valid token id");
+    JsonToken& t = by_id[id.get<int64_t>()];
+    t.text = text;
+    t.present = true;
+    return t;
+  };
+  for (const auto& [text, id] : vocab_it->items()) put(text, id, "model.vocab");
+  if (auto at = tj.find("added_tokens"); at != tj.end() && at->is_array()) {
+    for (const auto& a : *at) {
+      if (!a.is_object() || !a.contains("content") || !a["content"].is_string() || !a.contains("id"))
+        throw InputError(path + ": added_tokens entries need content and id");
+      JsonToken& t = put(a["content"], a["id"], "added_tokens");
+      t.added = true;
+      t.special = a.value("special", false);
+    }
+  }
+  const int64_t max_id = by_id.rbegin()->first;
+  const int64_t n = cfg.vocab_size ? *cfg.vocab_size : int64_t(by_id.size());
+  if (max_id >= n)
+    throw InputError(path + ": token id " + std::to_string(max_id) + " is not below vocab_size " + std::to_string(n) +
+                     " (" + cfg.path + ")");
+  std::vector<JsonToken> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    auto it = by_id.find(i);
+    if (it != by_id.end()) out[size_t(i)] = std::move(it->second);
+    else out[size_t(i)].text = "[PAD" + std::to_string(i) + "]";
+  }
+  return out;
+}
+
 HfVocab detail::read_bpe_vocab(const std::string& dir, const HfConfig& cfg) {
   const std::string path = dir + "/tokenizer.json";
   const json tj = load_json(path);
@@ -78,61 +118,30 @@ HfVocab detail::read_bpe_vocab(const std::string& dir, const HfConfig& cfg) {
   const json& model = tj["model"];
   const std::string type = model.value("type", std::string());
   if (type != "BPE") throw InputError(path + ": model.type '" + type + "' is not supported (BPE)");
-  if (model.value("byte_fallback", false))
-    throw InputError(path + ": a SentencePiece-style BPE (byte_fallback) needs tokenizer.model beside it");
-  auto vocab_it = model.find("vocab");
-  if (vocab_it == model.end() || !vocab_it->is_object() || vocab_it->empty())
-    throw InputError(path + ": missing object field model.vocab");
+  // byte_fallback marks a SentencePiece-style BPE (Llama 2, Mistral): a "llama" vocabulary.
+  if (model.value("byte_fallback", false)) return read_spm_json_vocab(tj, path, cfg);
 
-  // id -> text; added tokens (not always in model.vocab) included, as AutoTokenizer's vocab is.
-  std::map<int64_t, std::string> by_id;
-  auto put = [&](const std::string& text, const json& id, const std::string& field) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= (int64_t(1) << 24))
-      throw InputError(path + ": " + field + " id of '" + text + "' is not a valid token id");
-    by_id[id.get<int64_t>()] = text;
-  };
-  for (const auto& [text, id] : vocab_it->items()) put(text, id, "model.vocab");
-  std::map<std::string, bool> added;  // content -> special
-  if (auto at = tj.find("added_tokens"); at != tj.end() && at->is_array()) {
-    for (const auto& a : *at) {
-      if (!a.is_object() || !a.contains("content") || !a["content"].is_string() || !a.contains("id"))
-        throw InputError(path + ": added_tokens entries need content and id");
-      const std::string content = a["content"];
-      put(content, a["id"], "added_tokens");
-      added[content] = a.value("special", false);
-    }
-  }
-  const int64_t max_id = by_id.rbegin()->first;
-  const int64_t n = cfg.vocab_size ? *cfg.vocab_size : int64_t(by_id.size());
-  if (max_id >= n)
-    throw InputError(path + ": token id " + std::to_string(max_id) + " is not below vocab_size " + std::to_string(n) +
-                     " (" + cfg.path + ")");
-
+  std::vector<JsonToken> toks = read_json_tokens(tj, path, cfg);
   HfVocab v;
   v.model = "gpt2";
   v.pre = bpe_pre_name(tj, path);
-  v.tokens.resize(size_t(n));
-  v.types.resize(size_t(n));
-  for (int64_t i = 0; i < n; ++i) {
-    auto it = by_id.find(i);
-    if (it == by_id.end()) {
-      v.tokens[i] = "[PAD" + std::to_string(i) + "]";
+  v.tokens.resize(toks.size());
+  v.types.resize(toks.size());
+  for (size_t i = 0; i < toks.size(); ++i) {
+    JsonToken& t = toks[i];
+    if (!t.present) {
       v.types[i] = kTokUnused;
-      continue;
-    }
-    std::string text = it->second;
-    auto ad = added.find(text);
-    if (ad == added.end()) {
+    } else if (!t.added) {
       v.types[i] = kTokNormal;
-    } else if (ad->second || token_looks_special(text)) {
+    } else if (t.special || token_looks_special(t.text)) {
       v.types[i] = kTokControl;
     } else {
       // Pre-normalize user-defined spaces ('▁' → ' ') as llama.cpp does for Gemma.
-      for (size_t p = text.find("\xE2\x96\x81"); p != std::string::npos; p = text.find("\xE2\x96\x81", p + 1))
-        text.replace(p, 3, " ");
+      for (size_t p = t.text.find("\xE2\x96\x81"); p != std::string::npos; p = t.text.find("\xE2\x96\x81", p + 1))
+        t.text.replace(p, 3, " ");
       v.types[i] = kTokUserDefined;
     }
-    v.tokens[i] = std::move(text);
+    v.tokens[i] = std::move(t.text);
   }
 
   auto merges = model.find("merges");

@@ -12,7 +12,11 @@
 //    hashing HF tokenizers' output (see bpe_pre_name in hf_vocab.h);
 //  - rope_scaling accepts "rope_type" as well as "type", and linear scaling is
 //    written for qwen2 too; unsupported scaling types are errors, not ignored;
-//  - lm_head.weight is dropped when tie_word_embeddings is true.
+//  - lm_head.weight is dropped when tie_word_embeddings is true;
+//  - a SentencePiece-style tokenizer.json without tokenizer.model gets scores
+//    from its merge order, not LlamaHfVocab's -1000 for every token (which
+//    llama.cpp's tokenizer would merge left to right), and its unk_token is
+//    UNKNOWN, not CONTROL (see spm_json_vocab.cpp).
 #pragma once
 #include <cstdint>
 #include <functional>

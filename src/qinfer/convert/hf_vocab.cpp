@@ -18,8 +18,8 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr float kPadScore = -10000.0f;
-constexpr float kAddedScore = -1000.0f;
+using detail::kAddedScore;
+using detail::kPadScore;
 const char* const kSpace = "\xE2\x96\x81";  // '▁'
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
@@ -167,6 +167,13 @@ void read_special_vocab(const std::string& dir, const HfConfig& cfg, HfVocab& v,
   for (const auto& [typ, id] : cfg.special_ids) set_special(v, typ, id, n_vocab);
 }
 
+// LlamaHfVocab: the tokenizer's special tokens (bos, eos, pad, ...) are control
+// tokens even when added_tokens does not list them; <unk> stays unknown.
+void mark_specials_control(HfVocab& v) {
+  for (const auto& [_, id] : v.special_ids)
+    if (id < v.types.size() && v.types[id] == kTokNormal) v.types[id] = kTokControl;
+}
+
 }  // namespace
 
 bool token_looks_special(const std::string& t) {
@@ -181,15 +188,18 @@ bool token_looks_special(const std::string& t) {
 HfVocab read_hf_vocab(const std::string& dir, const HfConfig& cfg) {
   HfVocab v;
   std::optional<size_t> n_vocab;
-  if (fs::exists(dir + "/tokenizer.model")) {
+  const bool spm = fs::exists(dir + "/tokenizer.model");
+  if (spm) {
     v = read_spm_vocab(dir, cfg);
     n_vocab = v.tokens.size();
   } else if (fs::exists(dir + "/tokenizer.json")) {
     v = detail::read_bpe_vocab(dir, cfg);
+    if (v.model == "llama") n_vocab = v.tokens.size();  // _set_vocab_llama_hf bounds the special ids
   } else {
     throw InputError(dir + ": no tokenizer.model or tokenizer.json");
   }
   read_special_vocab(dir, cfg, v, n_vocab);
+  if (v.model == "llama" && !spm) mark_specials_control(v);
   if (cfg.arch == HfArch::Llama) {
     const std::string tc_path = dir + "/tokenizer_config.json";
     if (fs::exists(tc_path)) {

@@ -4,6 +4,9 @@
 //    pre "default", pieces / scores / types (+ added_tokens.json and
 //    tokenizer_config.json's added_tokens_decoder overrides), padded with
 //    [PADi] up to config.json's vocab_size;
+//  - otherwise tokenizer.json with a SentencePiece-style BPE (byte_fallback,
+//    '▁' for spaces: Llama 2, Mistral, TinyLlama) → "llama" as from
+//    tokenizer.model, scores rebuilt from the merge order (spm_json_vocab.cpp);
 //  - otherwise tokenizer.json with a byte-level BPE model → "gpt2": vocab +
 //    added_tokens (control when special or "<|...|>"-looking, else
 //    user-defined), merges in either the "a b" or the ["a", "b"] form, and
@@ -64,8 +67,24 @@ std::string bpe_pre_name(const nlohmann::json& tokenizer_json, const std::string
 bool token_looks_special(const std::string& text);
 
 namespace detail {
+// Scores convert_hf_to_gguf.py gives [PADi] fillers and added tokens.
+inline constexpr float kPadScore = -10000.0f;
+inline constexpr float kAddedScore = -1000.0f;
+
+// One id of a tokenizer.json vocabulary.
+struct JsonToken {
+  std::string text;      // "[PAD<id>]" for an id that nothing names
+  bool present = false;  // named by model.vocab or added_tokens
+  bool added = false;    // named by added_tokens
+  bool special = false;  // an added token with "special": true
+};
+// model.vocab + added_tokens by id, padded to config.json's vocab_size (bpe_vocab.cpp).
+std::vector<JsonToken> read_json_tokens(const nlohmann::json& tokenizer_json, const std::string& path,
+                                        const HfConfig& config);
 // The tokenizer.json part of read_hf_vocab (bpe_vocab.cpp).
 HfVocab read_bpe_vocab(const std::string& dir, const HfConfig& config);
+// A byte_fallback BPE tokenizer.json → "llama" (spm_json_vocab.cpp).
+HfVocab read_spm_json_vocab(const nlohmann::json& tokenizer_json, const std::string& path, const HfConfig& config);
 }  // namespace detail
 
 }  // namespace qinfer
