@@ -1,24 +1,20 @@
 // qinfer eval: perplexity, KL-divergence against saved baseline logits, and
 // HellaSwag-format multiple choice; each run is recorded in the results store.
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "qinfer/cli/commands.h"
 #include "qinfer/cli/model_args.h"
+#include "qinfer/cli/perplexity_job.h"
 #include "qinfer/cli/run_records.h"
 #include "qinfer/core/error.h"
 #include "qinfer/eval/hellaswag.h"
 #include "qinfer/eval/kld_file.h"
 #include "qinfer/eval/kld_summary.h"
-#include "qinfer/eval/perplexity.h"
-#include "qinfer/formats/gguf.h"
-#include "qinfer/quantize/file_types.h"
 #include "qinfer/store/results_store.h"
 
 namespace qinfer::cli {
@@ -69,14 +65,6 @@ void eval_cmd(const EvalArgs& a) {
   auto model = load_model_from_args(a.model);
   std::unique_ptr<KldBaseReader> base;
   if (!a.kl_divergence.empty()) base = std::make_unique<KldBaseReader>(a.kl_divergence);
-  std::vector<int32_t> tokens;
-  std::string text_path;
-  if (do_ppl && !base) {
-    text_path = a.file.empty() ? default_eval_text() : a.file;
-    if (text_path.empty()) throw InputError("no text given: pass -f FILE");
-    tokens = model->tokenizer->encode(read_text_file(text_path), true, false);
-    std::fprintf(stderr, "%s: %zu tokens\n", text_path.c_str(), tokens.size());
-  }
   const int n_ctx = base ? base->n_ctx() : a.n_ctx;
   ContextParams cp;
   cp.n_ctx = n_ctx;
@@ -89,39 +77,20 @@ void eval_cmd(const EvalArgs& a) {
   nlohmann::json params = {{"n_ctx", n_ctx}, {"threads", a.model.threads}};
 
   if (do_ppl) {
-    PerplexityParams pp;
-    pp.n_ctx = n_ctx;
-    pp.n_chunks = a.n_chunks;
-    pp.base = base.get();
-    std::unique_ptr<KldBaseWriter> writer;
-    if (!a.save_logits.empty()) {
-      int n_chunk = int(tokens.size() / size_t(n_ctx));
-      if (a.n_chunks >= 0) n_chunk = std::min(n_chunk, a.n_chunks);
-      if (n_chunk < 1) throw InputError("the text is shorter than one chunk of " + std::to_string(n_ctx) + " tokens");
-      writer = std::make_unique<KldBaseWriter>(a.save_logits, n_ctx, model->config.n_vocab, n_chunk, tokens.data());
-      pp.save = writer.get();
-    }
-    PerplexityResult r = perplexity(ctx, tokens, pp, [](int i, int n, double ppl) {
-      std::printf("[%d]%.4f,", i + 1, ppl);
-      if ((i + 1) % 16 == 0 || i + 1 == n) std::printf("\n");
-      std::fflush(stdout);
-    });
-    if (writer) {
-      writer->finish();
-      std::printf("baseline logits written to %s\n", a.save_logits.c_str());
-    }
-    std::printf("\nFinal estimate: PPL = %.4f +/- %.5f (%d chunks of %d, %lld tokens scored)\n", r.ppl(),
-                r.ppl_error(), r.n_chunks, n_ctx, (long long)r.n_scored);
-    params["chunks"] = r.n_chunks;
+    PerplexityJob job;
+    job.text = a.file;
+    job.save_logits = a.save_logits;
+    job.base = base.get();
+    job.n_chunks = a.n_chunks;
+    const PerplexityJobResult j = run_perplexity_job(ctx, *model, job);
+    params["chunks"] = j.result.n_chunks;
     if (base) {
       params["kl_divergence_base"] = a.kl_divergence;
-      const KldSummary s = summarize_kld(r);
-      std::printf("\n%s", format_kld_summary(s).c_str());
-      add_kld_metrics(run, s);
+      add_kld_metrics(run, j.kld);
     } else {
-      params["text"] = text_path;
-      run.add(metric::kPpl, r.ppl());
-      run.add(metric::kPplErr, r.ppl_error());
+      params["text"] = j.text_path;
+      run.add(metric::kPpl, j.result.ppl());
+      run.add(metric::kPplErr, j.result.ppl_error());
     }
   }
   if (!hs_tasks.empty()) {

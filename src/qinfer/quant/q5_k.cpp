@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "qinfer/core/fp16.h"
+#include "qinfer/quant/k4_header.h"
 #include "qinfer/quant/kquant_search.h"
 #include "qinfer/quant/q8_k.h"
 
@@ -53,28 +54,9 @@ void requantize_and_pack(const float* x, BlockQ5_K* y, uint8_t* L) {
 
 // quantize_row_q5_K_impl with importance weights (as Q4_K's, with nmax 31).
 void quantize_row_q5_k_weighted(const float* x, BlockQ5_K* y, int64_t n_per_row, const float* qw_row) {
-  const int64_t nb = n_per_row / kQK_K;
-  uint8_t L[kQK_K], Laux[32], Ls[8], Lm[8];
-  float weights[32], sw[8], mins[8], scales[8];
-  for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
-    float sum_x2 = 0;
-    for (int l = 0; l < kQK_K; ++l) sum_x2 += x[l] * x[l];
-    const float sigma2 = 2 * sum_x2 / kQK_K;
-    for (int j = 0; j < 8; ++j) {
-      const float* qw = qw_row + kQK_K * i + 32 * j;
-      for (int l = 0; l < 32; ++l) weights[l] = qw[l] * std::sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
-      float sumw = 0;
-      for (int l = 0; l < 32; ++l) sumw += weights[l];
-      sw[j] = sumw;
-      scales[j] = quant_detail::make_qkx3_quants(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f,
-                                                 0.05f, 36, false);
-    }
-    const float d_block = quant_detail::make_qp_quants(8, 63, scales, Ls, sw);
-    const float m_block = quant_detail::make_qp_quants(8, 63, mins, Lm, sw);
-    for (int j = 0; j < 8; ++j)
-      pack_scale_min_k4(j, y[i].scales, Ls[j] < 63 ? Ls[j] : 63, Lm[j] < 63 ? Lm[j] : 63);
-    y[i].d = f32_to_fp16(d_block);
-    y[i].dmin = f32_to_fp16(m_block);
+  uint8_t L[kQK_K];
+  for (int64_t i = 0; i < n_per_row / kQK_K; ++i, x += kQK_K) {
+    quant_detail::search_k4_header_weighted(x, qw_row + kQK_K * i, 31, L, {y[i].d, y[i].dmin, y[i].scales});
     requantize_and_pack(x, &y[i], L);
   }
 }
@@ -82,30 +64,9 @@ void quantize_row_q5_k_weighted(const float* x, BlockQ5_K* y, int64_t n_per_row,
 }  // namespace
 
 void quantize_row_q5_k_ref(const float* x, BlockQ5_K* y, int64_t k) {
-  const int64_t nb = k / kQK_K;
-  uint8_t L[kQK_K], Laux[32];
-  float weights[32], mins[8], scales[8];
-  for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
-    float max_scale = 0, max_min = 0;
-    for (int j = 0; j < 8; ++j) {
-      float sum_x2 = 0;
-      for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
-      const float av_x = std::sqrt(sum_x2 / 32);
-      for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
-      scales[j] = quant_detail::make_qkx2_quants(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.5f,
-                                                 0.1f, 15, false);
-      if (scales[j] > max_scale) max_scale = scales[j];
-      if (mins[j] > max_min) max_min = mins[j];
-    }
-    const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-    const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-    for (int j = 0; j < 8; ++j) {
-      uint8_t ls = uint8_t(nearest_int(inv_scale * scales[j]));
-      uint8_t lm = uint8_t(nearest_int(inv_min * mins[j]));
-      pack_scale_min_k4(j, y[i].scales, ls < 63 ? ls : 63, lm < 63 ? lm : 63);
-    }
-    y[i].d = f32_to_fp16(max_scale / 63.f);
-    y[i].dmin = f32_to_fp16(max_min / 63.f);
+  uint8_t L[kQK_K];
+  for (int64_t i = 0; i < k / kQK_K; ++i, x += kQK_K) {
+    quant_detail::search_k4_header(x, 31, -0.5f, 15, L, {y[i].d, y[i].dmin, y[i].scales});
     requantize_and_pack(x, &y[i], L);
   }
 }
