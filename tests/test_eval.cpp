@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 
@@ -258,4 +259,47 @@ TEST(EvalCommand, HellaswagSampleWithStories260KIsRecorded) {
 }
 
 }  // namespace
+// Several models' continuations of the same prompts, side by side in the report.
+TEST(EvalCommand, PromptsGiveSideBySideGenerations) {
+  QINFER_REQUIRE_DATA("models/stories260K/stories260K.gguf");
+  QINFER_REQUIRE_DATA("golden/stories260K/stories260K-Q4_0.gguf");
+  const auto dir = test::scratch_dir();
+  const std::string db = (dir / "r.db").string(), prompts = (dir / "prompts.txt").string();
+  std::ofstream(prompts) << "Once upon a time\n\nThe cat | sat <b>\n";
+  for (const char* m : {"models/stories260K/stories260K.gguf", "golden/stories260K/stories260K-Q4_0.gguf"}) {
+    const auto r = test::run_qinfer("eval -m " + test::data_path(m) + " --prompts " + prompts +
+                                    " --gen-tokens 10 -t 1 --db " + db);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("[Once upon a time]"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("Final estimate"), std::string::npos) << r.out;  // only what was asked for
+  }
+  // The F32 continuation is `qinfer run`'s greedy one.
+  const auto runs = ResultStore(db, ResultStore::Mode::ReadOnly).list();
+  ASSERT_EQ(runs.size(), 2u);
+  const auto params = nlohmann::json::parse(runs[0].params_json);
+  ASSERT_EQ(params["samples"].size(), 2u);
+  const std::string text = params["samples"][0]["text"];
+  const auto gen = test::run_qinfer("run -m " + test::data_path("models/stories260K/stories260K.gguf") +
+                                    " -p \"Once upon a time\" -n 10 --temp 0 -t 1");
+  EXPECT_NE(gen.out.find(text), std::string::npos) << gen.out << " vs " << text;
+
+  const auto rep = test::run_qinfer("report --db " + db + " -o " + (dir / "out").string());
+  ASSERT_EQ(rep.exit_code, 0) << rep.err;
+  const std::string md = test::slurp((dir / "out/report.md").string());
+  const size_t at = md.find("## Side-by-side generations");
+  ASSERT_NE(at, std::string::npos) << md;
+  const std::string section = md.substr(at);
+  EXPECT_NE(section.find("### Once upon a time"), std::string::npos) << section;
+  EXPECT_NE(section.find("| stories260K |"), std::string::npos) << section;
+  EXPECT_NE(section.find("| stories260K-Q4_0 |"), std::string::npos) << section;
+  EXPECT_NE(section.find("The cat \\| sat &lt;b&gt;"), std::string::npos) << section;  // escaped, not markup
+  const std::string html = test::slurp((dir / "out/report.html").string());
+  EXPECT_NE(html.find("The cat | sat &lt;b&gt;"), std::string::npos);
+  EXPECT_EQ(html.find("sat <b>"), std::string::npos);
+
+  const auto bad = test::run_qinfer("eval -m " + test::data_path("models/stories260K/stories260K.gguf") +
+                                    " --prompts " + (dir / "empty.txt").string() + " --no-db");
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
 }  // namespace qinfer

@@ -1,5 +1,6 @@
-// qinfer eval: perplexity, KL-divergence against saved baseline logits, and
-// HellaSwag-format multiple choice; each run is recorded in the results store.
+// qinfer eval: perplexity, KL-divergence against saved baseline logits,
+// HellaSwag-format multiple choice and greedy continuations of given prompts;
+// each run is recorded in the results store.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "qinfer/eval/hellaswag.h"
 #include "qinfer/eval/kld_file.h"
 #include "qinfer/eval/kld_summary.h"
+#include "qinfer/eval/samples.h"
 #include "qinfer/store/results_store.h"
 
 namespace qinfer::cli {
@@ -31,6 +33,8 @@ struct EvalArgs {
   std::string kl_divergence;
   std::string hellaswag;
   int tasks = -1;
+  std::string prompts;
+  int gen_tokens = 48;
   StoreArgs store;
   std::string label;
 };
@@ -60,7 +64,11 @@ void eval_cmd(const EvalArgs& a) {
   const std::unique_ptr<ResultStore> store = open_results_store(a.store);
   std::vector<HellaswagTask> hs_tasks;
   if (!a.hellaswag.empty()) hs_tasks = load_hellaswag_jsonl(a.hellaswag);
-  const bool do_ppl = !a.file.empty() || !a.save_logits.empty() || !a.kl_divergence.empty() || a.hellaswag.empty();
+  std::vector<std::string> prompts;
+  if (!a.prompts.empty()) prompts = read_prompt_lines(a.prompts);
+  // Perplexity when asked for, or when nothing else is.
+  const bool do_ppl = !a.file.empty() || !a.save_logits.empty() || !a.kl_divergence.empty() ||
+                      (a.hellaswag.empty() && prompts.empty());
 
   auto model = load_model_from_args(a.model);
   std::unique_ptr<KldBaseReader> base;
@@ -104,6 +112,12 @@ void eval_cmd(const EvalArgs& a) {
     run.add(metric::kHellaswagAccErr, 100 * h.accuracy_err(), "%");
     run.add(metric::kHellaswagTasks, double(h.tasks.size()));
   }
+  if (!prompts.empty()) {
+    const std::vector<std::string> texts = greedy_samples(*model, prompts, a.gen_tokens, a.model.threads);
+    std::printf("\nGreedy continuations (%d tokens):\n", a.gen_tokens);
+    for (size_t i = 0; i < texts.size(); ++i) std::printf("\n[%s]%s\n", prompts[i].c_str(), texts[i].c_str());
+    params["samples"] = samples_json(prompts, texts);
+  }
   run.params_json = params.dump();
   std::printf("\n");
   record_and_say(store.get(), run);
@@ -123,6 +137,10 @@ void define_eval(CLI::App& cmd) {
                  "compare with a baseline logits file (from --save-logits or llama-perplexity)");
   cmd.add_option("--hellaswag", a->hellaswag, "multiple-choice task file (JSONL: ctx, endings[4], label)");
   cmd.add_option("--tasks", a->tasks, "score at most this many HellaSwag tasks")->check(CLI::PositiveNumber);
+  cmd.add_option("--prompts", a->prompts,
+                 "prompts (one per line) to continue greedily; the report shows runs' continuations side by side")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--gen-tokens", a->gen_tokens, "tokens per continuation")->capture_default_str()->check(CLI::Range(1, 4096));
   add_store_args(cmd, a->store);
   cmd.add_option("--label", a->label, "configuration name in the store and report (default: the model file's name)");
   cmd.callback([a] { eval_cmd(*a); });

@@ -10,10 +10,11 @@
 
 #include "qinfer/cli/commands.h"
 #include "qinfer/cli/model_args.h"
+#include "qinfer/cli/run_records.h"
 #include "qinfer/core/error.h"
+#include "qinfer/eval/samples.h"
 #include "qinfer/optimize/optimize.h"
 #include "qinfer/optimize/table.h"
-#include "qinfer/cli/run_records.h"
 #include "qinfer/report/report.h"
 
 namespace qinfer::cli {
@@ -30,18 +31,6 @@ struct OptimizeArgs {
   StoreArgs store;
   double price_per_hour = 0;
 };
-
-// One prompt per non-empty line.
-std::vector<std::string> read_prompt_lines(const std::string& path) {
-  std::vector<std::string> out;
-  std::stringstream ss(read_text_file(path));
-  for (std::string line; std::getline(ss, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) out.push_back(line);
-  }
-  if (out.empty()) throw InputError(path + ": no prompts (one per line expected)");
-  return out;
-}
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;

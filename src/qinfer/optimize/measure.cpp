@@ -21,7 +21,7 @@
 #include "qinfer/eval/perplexity.h"
 #include "qinfer/model/model.h"
 #include "qinfer/runtime/context.h"
-#include "qinfer/runtime/generate.h"
+#include "qinfer/eval/samples.h"
 
 namespace qinfer {
 
@@ -102,29 +102,6 @@ void measure_quality(const Model& model, const MeasureParams& p, VariantResult& 
   }
 }
 
-void generate_samples(const Model& model, const MeasureParams& p, VariantResult& r) {
-  if (p.sample_prompts.empty()) return;
-  std::fprintf(stderr, "  %-16s %zu sample generations ...\n", p.label.c_str(), p.sample_prompts.size());
-  ContextParams cp;
-  cp.n_threads = p.threads > 0 ? p.threads : std::max(1, detect_cpu().physical_cores);
-  Context ctx(model, cp);
-  GenerateParams gp;
-  gp.n_predict = p.sample_tokens;
-  gp.sampling.temp = 0;  // greedy: differences come from the weights, not the dice
-  for (const std::string& prompt : p.sample_prompts) {
-    ctx.reset();
-    const std::vector<int32_t> tokens = model.tokenizer->encode(prompt, true, false);
-    if (int(tokens.size()) + p.sample_tokens > ctx.n_ctx())
-      throw InputError("sample prompt \"" + prompt.substr(0, 40) + "\" is longer than the context");
-    std::vector<int32_t> out;
-    generate(ctx, tokens, gp, [&](int32_t id) {
-      out.push_back(id);
-      return true;
-    });
-    r.samples.push_back(model.tokenizer->decode(out));
-  }
-}
-
 // Writes all of buf to fd, retrying short writes.
 void write_all(int fd, const std::string& buf) {
   size_t off = 0;
@@ -168,7 +145,9 @@ VariantResult measure_variant_here(const MeasureParams& p) {
   measure_throughput(*model, p, r);
   r.peak_rss_bytes = int64_t(peak_rss_bytes());  // before the evaluation maps the logits file
   measure_quality(*model, p, r);
-  generate_samples(*model, p, r);
+  if (!p.sample_prompts.empty())
+    std::fprintf(stderr, "  %-16s %zu sample generations ...\n", p.label.c_str(), p.sample_prompts.size());
+  r.samples = greedy_samples(*model, p.sample_prompts, p.sample_tokens, p.threads);
   return r;
 }
 

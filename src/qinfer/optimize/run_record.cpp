@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "qinfer/core/version.h"
+#include "qinfer/eval/samples.h"
 #include "qinfer/optimize/optimize.h"
 
 namespace qinfer {
@@ -40,9 +41,6 @@ RunRecord to_run_record(const VariantResult& v, const OptimizeParams& p) {
   }
   if (v.quantize_seconds > 0) run.add("quantize_seconds", v.quantize_seconds, "s");
 
-  nlohmann::json samples = nlohmann::json::array();
-  for (size_t i = 0; i < v.samples.size() && i < p.sample_prompts.size(); ++i)
-    samples.push_back({{"prompt", p.sample_prompts[i]}, {"text", v.samples[i]}});
   run.params_json = nlohmann::json{{"source_model", p.model_path},
                                    {"baseline", v.baseline},
                                    {"eval_text", p.eval_text},
@@ -52,7 +50,7 @@ RunRecord to_run_record(const VariantResult& v, const OptimizeParams& p) {
                                    {"pp_test", v.pp_test},
                                    {"tg_test", v.tg_test},
                                    {"repetitions", p.reps},
-                                   {"samples", samples}}
+                                   {"samples", samples_json(p.sample_prompts, v.samples)}}
                         .dump();
   return run;
 }
