@@ -2,7 +2,6 @@
 // HellaSwag-format multiple choice and greedy continuations of given prompts;
 // each run is recorded in the results store.
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>

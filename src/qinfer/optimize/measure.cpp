@@ -19,9 +19,9 @@
 #include "qinfer/core/error.h"
 #include "qinfer/eval/kld_file.h"
 #include "qinfer/eval/perplexity.h"
+#include "qinfer/eval/samples.h"
 #include "qinfer/model/model.h"
 #include "qinfer/runtime/context.h"
-#include "qinfer/eval/samples.h"
 
 namespace qinfer {
 

@@ -3,6 +3,7 @@
 // operation for operation so results are bit-exact with llama.cpp. Internal to
 // the quant layer.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -43,5 +44,25 @@ float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* q
 // NaN/Inf (naming the type, row and column), and when an imatrix value is not finite.
 void check_quantize_input(const char* type_name, int64_t block, const float* src, int64_t nrows, int64_t n_per_row,
                           const float* imatrix);
+
+// ggml's quantize_<k-type>: checks the input, then quantizes each row with the
+// reference quantizer, or the importance-weighted one when imatrix is given.
+// Returns the bytes written.
+template <typename Block>
+size_t quantize_k_rows(const char* type_name, const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                       const float* imatrix, void (*ref)(const float*, Block*, int64_t),
+                       void (*weighted)(const float*, Block*, int64_t, const float*)) {
+  constexpr int64_t kSuperBlock = 256;
+  check_quantize_input(type_name, kSuperBlock, src, nrows, n_per_row, imatrix);
+  const int64_t nb = n_per_row / kSuperBlock;
+  auto* y = static_cast<Block*>(dst);
+  for (int64_t r = 0; r < nrows; ++r, src += n_per_row, y += nb) {
+    if (imatrix)
+      weighted(src, y, n_per_row, imatrix);
+    else
+      ref(src, y, n_per_row);
+  }
+  return size_t(nrows * nb) * sizeof(Block);
+}
 
 }  // namespace qinfer::quant_detail

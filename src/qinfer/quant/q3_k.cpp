@@ -115,17 +115,8 @@ void quantize_row_q3_k_ref(const float* x, BlockQ3_K* y, int64_t k) {
 }
 
 size_t quantize_q3_k(const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* imatrix) {
-  quant_detail::check_quantize_input("q3_K", kQK_K, src, nrows, n_per_row, imatrix);
-  const size_t row_bytes = size_t(n_per_row / kQK_K) * sizeof(BlockQ3_K);
-  auto* out = static_cast<uint8_t*>(dst);
-  for (int64_t r = 0; r < nrows; ++r) {
-    auto* y = reinterpret_cast<BlockQ3_K*>(out + size_t(r) * row_bytes);
-    if (imatrix)
-      quantize_row_q3_k_weighted(src + r * n_per_row, y, n_per_row, imatrix);
-    else
-      quantize_row_q3_k_ref(src + r * n_per_row, y, n_per_row);
-  }
-  return size_t(nrows) * row_bytes;
+  return quant_detail::quantize_k_rows<BlockQ3_K>("q3_K", src, dst, nrows, n_per_row, imatrix, quantize_row_q3_k_ref,
+                                            quantize_row_q3_k_weighted);
 }
 
 void dequantize_row_q3_k(const BlockQ3_K* x, float* y, int64_t k) {
