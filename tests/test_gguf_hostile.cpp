@@ -396,17 +396,23 @@ TEST(GgufHostile, BadOffsets) {
 }
 
 TEST(GgufHostile, BadAlignment) {
-  for (uint32_t a : {0u, 1u, 4u, 12u, 48u, 1u << 21, 1u << 31, 0xffffffffu}) {
+  // Each value is told which rule it breaks (2^31 is a power of two: too large).
+  const std::pair<uint32_t, const char*> cases[] = {
+      {0u, "must be a positive power of two"}, {1u, "is not a multiple of 8"}, {4u, "is not a multiple of 8"},
+      {12u, "is not a power of two"},           {48u, "is not a power of two"},
+      {1u << 21, "is too large (at most 1048576)"}, {1u << 31, "is too large (at most 1048576)"},
+      {0xffffffffu, "is too large (at most 1048576)"}};
+  for (const auto& [a, why] : cases) {
     Bytes t;
     t.header(0, 1).kv_u32("general.alignment", a);
-    EXPECT_REJECTS(t, "general.alignment " + std::to_string(a) + " is not a power of two multiple of 8");
+    EXPECT_REJECTS(t, "general.alignment " + std::to_string(a) + " " + why);
   }
   Bytes big;  // uint64 above 2^63
   big.header(0, 1).str("general.alignment").u32(uint32_t(GgufType::UINT64)).u64(~uint64_t(0));
-  EXPECT_REJECTS(big, "general.alignment 18446744073709551615 is not a power of two");
+  EXPECT_REJECTS(big, "general.alignment 18446744073709551615 is too large");
   Bytes neg;
   neg.header(0, 1).str("general.alignment").u32(uint32_t(GgufType::INT32)).u32(uint32_t(-32));
-  EXPECT_REJECTS(neg, "general.alignment -32 is not a power of two");
+  EXPECT_REJECTS(neg, "general.alignment -32 must be a positive power of two");
   Bytes str;
   str.header(0, 1).kv_str("general.alignment", "32");
   EXPECT_REJECTS(str, "general.alignment is not an integer");

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 
 #include "cli_runner.h"
@@ -257,6 +258,90 @@ TEST(QuantizeErrors, NanWeightsFailAndLeaveNoFile) {
   // The error came mid-write (tensors before it were already streamed): the
   // temporary file must be gone and nothing must exist under the final name.
   EXPECT_TRUE(fs::is_empty(out_dir));
+  fs::remove_all(dir);
+}
+
+// A copy of tiny256 with some metadata replaced (and the tensors kept unless
+// with_tensors is false).
+std::string write_variant(const fs::path& path, const std::function<void(GgufWriter&)>& edit, bool with_tensors = true) {
+  auto src = GgufFile::open(test::data_path(kTiny));
+  GgufWriter w;
+  w.copy_metadata(*src);
+  edit(w);
+  if (with_tensors)
+    for (const GgufTensorInfo& t : src->tensors()) w.add_tensor_from(*src, t);
+  w.write(path.string());
+  return path.string();
+}
+
+void expect_refused(const std::string& in, const fs::path& out, const std::string& needle) {
+  try {
+    quantize(in, out, "Q8_0");
+    ADD_FAILURE() << in << ": no error, expected " << needle;
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+  EXPECT_FALSE(fs::exists(out)) << out;
+}
+
+// Files that load nowhere are refused before any work, instead of writing a
+// quantized file that nothing can run.
+TEST(QuantizeErrors, InputsNothingCanRunAreRefused) {
+  QINFER_REQUIRE_DATA(kTiny);
+  QINFER_REQUIRE_DATA("vocab/ggml-vocab-llama-spm.gguf");
+  const fs::path dir = test::scratch_dir();
+  const fs::path out = dir / "out" / "q.gguf";
+  fs::create_directories(out.parent_path());
+  expect_refused(test::data_path("vocab/ggml-vocab-llama-spm.gguf"), out, "nothing could run the output");
+  expect_refused(write_variant(dir / "arch.gguf", [](GgufWriter& w) { w.set_string("general.architecture", "frob"); }),
+                 out, "unsupported architecture 'frob'");
+  expect_refused(write_variant(dir / "blocks0.gguf", [](GgufWriter& w) { w.set_uint32("llama.block_count", 0); }), out,
+                 "block_count = 0");
+  expect_refused(write_variant(dir / "noblocks.gguf", [](GgufWriter& w) { w.remove("llama.block_count"); }), out,
+                 "llama.block_count");
+  expect_refused(write_variant(dir / "heads0.gguf", [](GgufWriter& w) { w.set_uint32("llama.attention.head_count", 0); }),
+                 out, "head_count = 0");
+  expect_refused(write_variant(dir / "notensors.gguf", [](GgufWriter&) {}, false), out, "missing tensor");
+  EXPECT_TRUE(fs::is_empty(out.parent_path()));
+  fs::remove_all(dir);
+}
+
+// quantize IN IN (or through a symlink or a hard link) would replace the
+// model being read; a directory as output would fail only at the final rename.
+TEST(QuantizeErrors, OutputThatIsTheInputOrADirectoryIsRefusedFirst) {
+  QINFER_REQUIRE_DATA(kTiny);
+  const fs::path dir = test::scratch_dir();
+  const fs::path in = dir / "model.gguf";
+  fs::copy_file(test::data_path(kTiny), in);
+  const std::string before = test::slurp(in.string());
+  fs::create_symlink(in, dir / "link.gguf");
+  fs::create_hard_link(in, dir / "hard.gguf");
+  for (const fs::path& out : {in, dir / "link.gguf", dir / "hard.gguf", dir / "." / "model.gguf"}) {
+    try {
+      quantize(in.string(), out, "Q8_0");
+      ADD_FAILURE() << out << ": no error";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("is the input file itself"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_TRUE(test::slurp(in.string()) == before) << "the input changed";
+  fs::create_directories(dir / "outdir");
+  try {
+    quantize(in.string(), dir / "outdir", "Q8_0");
+    ADD_FAILURE() << "no error for a directory";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::is_empty(dir / "outdir"));
+  // Nothing else was written beside them (no temporary file).
+  int entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++entries;
+  EXPECT_EQ(entries, 4);
+  const test::CliResult r = test::run_qinfer("quantize " + in.string() + " " + in.string() + " Q8_0");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(test::count_lines(r.err), 1) << r.err;
   fs::remove_all(dir);
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "qinfer/core/error.h"
+#include "qinfer/core/warn.h"
 #include "qinfer/formats/gguf.h"
 #include "qinfer/tokenizer/pretokenize.h"
 #include "qinfer/tokenizer/regex.h"
@@ -437,6 +438,13 @@ struct GgufBuilder {
     ++n;
   }
   void add_u32(const std::string& k, uint32_t v) { str(k); u32(4); u32(v); ++n; }
+  void add_i32_array(const std::string& k, const std::vector<int32_t>& v) {
+    str(k); u32(9); u32(5);
+    const uint64_t c = v.size();
+    kv.append(reinterpret_cast<const char*>(&c), 8);
+    for (int32_t x : v) u32(static_cast<uint32_t>(x));
+    ++n;
+  }
   std::unique_ptr<GgufFile> build() const {
     std::string b = "GGUF";
     const uint32_t ver = 3;
@@ -507,8 +515,16 @@ TEST(VocabFromGguf, ErrorsNameTheKey) {
   ok.add_string_array("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "\xE2\x96\x81" "a", ""});
   ok.add_u32("tokenizer.ggml.eos_token_id", 99);  // out of range: default kept
   ok.add_string("tokenizer.chat_template", "{{ x }}");
+  ok.add_u32("tokenizer.ggml.seperator_token_id", 0xFFFFFFFFu);  // the usual "none": no warning
   auto g = ok.build();
+  std::vector<std::string> warnings;
+  const WarningSink previous = set_warning_sink([&](const std::string& m) { warnings.push_back(m); });
   const VocabData v = vocab_from_gguf(*g);
+  set_warning_sink(previous);
+  // The replaced id is said, as llama.cpp's "bad special token" warning.
+  ASSERT_EQ(warnings.size(), 1u) << ::testing::PrintToString(warnings);
+  EXPECT_EQ(warnings[0], "mem.gguf: tokenizer.ggml.eos_token_id = 99 is outside the vocabulary of 5 tokens; "
+                         "using the default 2");
   EXPECT_EQ(v.eos, 2);
   EXPECT_TRUE(v.add_bos);
   EXPECT_TRUE(v.add_space_prefix);
@@ -518,6 +534,57 @@ TEST(VocabFromGguf, ErrorsNameTheKey) {
   EXPECT_EQ(tok.encode("a", true, false), (std::vector<int32_t>{1, 3}));
   // No byte tokens: one unknown token per unknown character ("▁", "b").
   EXPECT_EQ(tok.encode("b", false, false), (std::vector<int32_t>{0, 0}));
+}
+
+// --- lstrip / rstrip attributes ---------------------------------------------
+
+namespace {
+// A SentencePiece vocabulary with special tokens and just enough pieces to
+// show whether a space next to a special token survives: "Hi" after a space
+// prefix is "▁Hi", an extra space is a lone "▁".
+GgufBuilder strip_vocab(const std::string& name) {
+  const std::string sp = "\xE2\x96\x81";
+  GgufBuilder b;
+  b.add_string("general.architecture", "llama");
+  b.add_string("general.name", name);
+  b.add_string("tokenizer.ggml.model", "llama");
+  b.add_string_array("tokenizer.ggml.tokens",
+                     {"<unk>", "<s>", "</s>", "<|user|>", "<|end|>", "[MASK]", sp, "H", "i", "Hi", sp + "Hi", "\n"});
+  b.add_i32_array("tokenizer.ggml.token_type", {kTokUnknown, kTokControl, kTokControl, kTokUserDefined, kTokControl,
+                                                kTokUserDefined, kTokNormal, kTokNormal, kTokNormal, kTokNormal,
+                                                kTokNormal, kTokNormal});
+  return b;
+}
+std::vector<int32_t> encode_with(const std::string& name, const std::string& text, bool parse_special) {
+  auto g = strip_vocab(name).build();
+  return Tokenizer(vocab_from_gguf(*g)).encode(text, false, parse_special);
+}
+}  // namespace
+
+// llama.cpp's per-model attributes (llama-vocab.cpp): phi-3 special tokens
+// swallow the spaces after them, except <unk>, <s> and <|endoftext|>;
+// modern-bert's [MASK] swallows the spaces before it. Other models keep them.
+TEST(TokenStrip, Phi3SpecialTokensSwallowFollowingSpaces) {
+  using V = std::vector<int32_t>;
+  // Without the attribute the extra space is its own piece: <|user|> ▁ ▁Hi.
+  EXPECT_EQ(encode_with("TinyLlama", "<|user|> Hi", false), (V{3, 6, 10}));
+  EXPECT_EQ(encode_with("Phi-3-mini-4k-instruct", "<|user|> Hi", false), (V{3, 10}));
+  EXPECT_EQ(encode_with("phi3 test", "<|user|>  \n\tHi", false), (V{3, 10}));
+  // Control tokens only with parse_special; <s> keeps the space after it.
+  EXPECT_EQ(encode_with("Phi-3", "<|end|> Hi", true), (V{4, 10}));
+  EXPECT_EQ(encode_with("Phi-3", "<s> Hi", true), (V{1, 6, 10}));
+  // Spaces before the token stay: "Hi " then the token.
+  EXPECT_EQ(encode_with("Phi-3", "Hi <|user|>", false), (V{10, 6, 3}));
+  // A token at the end with nothing after it, and repeated tokens.
+  EXPECT_EQ(encode_with("Phi-3", "<|user|> <|user|> ", false), (V{3, 3}));
+}
+
+TEST(TokenStrip, ModernBertMaskSwallowsPrecedingSpaces) {
+  using V = std::vector<int32_t>;
+  EXPECT_EQ(encode_with("TinyLlama", "Hi [MASK]", false), (V{10, 6, 5}));
+  EXPECT_EQ(encode_with("modern-bert-base", "Hi \t [MASK]", false), (V{10, 5}));
+  // Only the spaces before: the space after [MASK] stays (prefix + text).
+  EXPECT_EQ(encode_with("modern-bert-base", "[MASK] Hi", false), (V{5, 6, 10}));
 }
 
 // --- the regex engine ------------------------------------------------------

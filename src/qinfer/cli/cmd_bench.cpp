@@ -21,6 +21,7 @@
 #include "qinfer/bench/llama_bench.h"
 #include "qinfer/bench/serve_bench.h"
 #include "qinfer/cli/commands.h"
+#include "qinfer/cli/flags.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/cli/run_records.h"
 #include "qinfer/core/cpu_info.h"
@@ -313,13 +314,16 @@ void serve_bench(const BenchArgs& a, bool reps_given) {
 void define_bench(CLI::App& cmd) {
   auto a = std::make_shared<BenchArgs>();
   add_model_args(cmd, a->model);
-  cmd.add_option("-p,--n-prompt", a->n_prompt, "prompt lengths for pp tests (comma-separated)")->delimiter(',')->capture_default_str();
-  cmd.add_option("-n,--n-gen", a->n_gen, "generation lengths for tg tests (comma-separated)")->delimiter(',')->capture_default_str();
+  cmd.add_option("-p,--n-prompt", a->n_prompt, "prompt lengths for pp tests (comma-separated)")
+      ->delimiter(',')->capture_default_str()->check(Allowed::ints(0, 1 << 20));
+  cmd.add_option("-n,--n-gen", a->n_gen, "generation lengths for tg tests (comma-separated)")
+      ->delimiter(',')->capture_default_str()->check(Allowed::ints(0, 1 << 20));
   cmd.get_option("--threads")->description("thread counts (comma-separated; default: physical cores)");
   cmd.remove_option(cmd.get_option("--threads"));
-  cmd.add_option("-t,--threads", a->threads, "thread counts (comma-separated; default: physical cores)")->delimiter(',');
-  cmd.add_option("-r,--repetitions", a->reps, "repetitions of each test")->capture_default_str()->check(CLI::Range(1, 1000));
-  cmd.add_option("-b,--batch-size", a->n_batch, "prompt tokens per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_option("-t,--threads", a->threads, "thread counts (comma-separated; default: physical cores)")
+      ->delimiter(',')->check(Allowed::ints(1));
+  cmd.add_option("-r,--repetitions", a->reps, "repetitions of each test")->capture_default_str()->check(Allowed::ints(1, 1000));
+  cmd.add_option("-b,--batch-size", a->n_batch, "prompt tokens per forward pass")->capture_default_str()->check(Allowed::ints(1));
   cmd.add_option("--json", a->json_path, "also write the results as JSON");
   cmd.add_option("--device", a->device, "where the in-process engine runs")->capture_default_str();
   add_store_args(cmd, a->store);
@@ -329,27 +333,28 @@ void define_bench(CLI::App& cmd) {
                                     "OpenAI-compatible server http://HOST:PORT (then --model is the served model's name)");
   auto* o_conc = cmd.add_option("-c,--concurrency", a->concurrency,
                                 "serving: requests in flight at most; a list (1,2,4) sweeps, one result per level")
-                     ->delimiter(',')->check(CLI::PositiveNumber);
+                     ->delimiter(',')->check(Allowed::ints(1));
   auto* o_num = cmd.add_option("--num-requests", a->num_requests, "serving: requests per level and repetition")
-                    ->capture_default_str()->check(CLI::PositiveNumber);
+                    ->capture_default_str()->check(Allowed::ints(1));
   auto* o_rate = cmd.add_option("--request-rate", a->request_rate,
-                                "serving: Poisson arrivals at R requests/s; inf sends all at once")->capture_default_str();
+                                "serving: Poisson arrivals at R requests/s; inf sends all at once")
+                    ->capture_default_str()->check(Allowed::reals(0).above());
   cmd.add_option("--input-len", a->input_len, "serving: synthetic prompt length in tokens")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Allowed::ints(1));
   cmd.add_option("--max-tokens", a->max_tokens, "serving: tokens to generate per request")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Allowed::ints(1));
   cmd.add_option("--dataset", a->dataset,
                  "serving: JSONL prompts, one per line: {\"prompt\": \"...\"} or {\"messages\": [...]}")
       ->check(CLI::ExistingFile);
   cmd.add_option("--csv", a->csv_path, "serving: also write the results as CSV");
   cmd.add_option("--warmup", a->warmup, "serving: warm-up requests before measuring, not counted")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(Allowed::ints(0));
   cmd.add_option("--slots", a->slots,
                  "serving, in-process: contexts serving requests at once; others queue (counted in TTFT)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Allowed::ints(1));
   cmd.add_option("--timeout", a->timeout_s, "serving, endpoint: seconds per request and longest wait for data")
-      ->capture_default_str();
-  cmd.add_option("--seed", a->seed, "serving: seed for prompts and arrivals")->capture_default_str();
+      ->capture_default_str()->check(Allowed::reals(0).above());
+  add_seed_option(cmd, a->seed, "serving: seed for prompts and arrivals (default 0)");
   cmd.add_option("--api-key", a->api_key, "serving, endpoint: bearer token (default: $OPENAI_API_KEY)");
   cmd.add_flag("--allow-eos", a->allow_eos, "serving: let generation stop at end-of-text (default: exactly --max-tokens)");
   auto* o_reps = cmd.get_option("--repetitions");

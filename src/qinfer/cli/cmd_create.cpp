@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "qinfer/cli/commands.h"
+#include "qinfer/cli/flags.h"
 #include "qinfer/core/error.h"
 #include "qinfer/model/create.h"
 #include "qinfer/quant/type_registry.h"
@@ -98,19 +99,19 @@ void define_create(CLI::App& cmd) {
   cmd.add_option("--preset", a->preset, "model shape: " + preset_names());
   cmd.add_option("--type", a->type, "type of the weight matrices: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0 (default f16)");
   cmd.add_option("-o,--output", a->out, "GGUF file to write");
-  cmd.add_option("--seed", a->seed, "random seed (default 42)");
-  cmd.add_option("-t,--threads", a->threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
+  add_seed_option(cmd, a->seed, "random seed (default 42)");
+  cmd.add_option("-t,--threads", a->threads, "CPU threads (default: all)")->check(Allowed::ints(0));
   cmd.add_flag("--list-presets", a->list, "list the presets and exit");
   cmd.add_flag("-q,--quiet", a->quiet, "no progress line");
-  cmd.add_option("--layers", a->layers, "override the number of layers");
-  cmd.add_option("--embd", a->embd, "override the embedding size");
-  cmd.add_option("--ff", a->ff, "override the feed-forward size");
-  cmd.add_option("--heads", a->heads, "override the attention heads");
-  cmd.add_option("--kv-heads", a->kv_heads, "override the KV heads");
-  cmd.add_option("--vocab", a->vocab, "override the vocabulary size");
-  cmd.add_option("--ctx", a->ctx, "override the training context length");
-  cmd.add_option("--rope-base", a->rope_base, "override the rope frequency base");
-  cmd.add_option("--eps", a->eps, "override the RMS norm epsilon");
+  cmd.add_option("--layers", a->layers, "override the number of layers")->check(Allowed::ints(1, 4096));
+  cmd.add_option("--embd", a->embd, "override the embedding size")->check(Allowed::ints(1, 1 << 20));
+  cmd.add_option("--ff", a->ff, "override the feed-forward size")->check(Allowed::ints(1, 1 << 22));
+  cmd.add_option("--heads", a->heads, "override the attention heads")->check(Allowed::ints(1, 1 << 14));
+  cmd.add_option("--kv-heads", a->kv_heads, "override the KV heads")->check(Allowed::ints(1, 1 << 14));
+  cmd.add_option("--vocab", a->vocab, "override the vocabulary size")->check(Allowed::ints(1, 1 << 24));
+  cmd.add_option("--ctx", a->ctx, "override the training context length")->check(Allowed::ints(1, 1 << 24));
+  cmd.add_option("--rope-base", a->rope_base, "override the rope frequency base")->check(Allowed::reals(0).above());
+  cmd.add_option("--eps", a->eps, "override the RMS norm epsilon")->check(Allowed::reals(0, 1).above());
   cmd.add_option("--name", a->name, "general.name (default: the preset name)");
   cmd.callback([a] { create(*a); });
 }

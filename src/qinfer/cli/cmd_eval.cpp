@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "qinfer/cli/commands.h"
+#include "qinfer/cli/flags.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/cli/perplexity_job.h"
 #include "qinfer/cli/run_records.h"
@@ -128,18 +129,19 @@ void define_eval(CLI::App& cmd) {
   auto a = std::make_shared<EvalArgs>();
   add_model_args(cmd, a->model);
   cmd.add_option("-f,--file", a->file, "text for perplexity (default: the default model's evaluation text)");
-  cmd.add_option("-c,--ctx-size", a->n_ctx, "tokens per chunk")->capture_default_str()->check(CLI::Range(8, 1 << 20));
-  cmd.add_option("--chunks", a->n_chunks, "evaluate at most this many chunks (default: all)");
-  cmd.add_option("-b,--batch-size", a->n_batch, "tokens per forward pass")->check(CLI::PositiveNumber);
+  cmd.add_option("-c,--ctx-size", a->n_ctx, "tokens per chunk")->capture_default_str()->check(Allowed::ints(8, 1 << 20));
+  cmd.add_option("--chunks", a->n_chunks, "evaluate at most this many chunks (default: all)")
+      ->check(Allowed::ints(1).or_value(-1, "all"));
+  cmd.add_option("-b,--batch-size", a->n_batch, "tokens per forward pass")->check(Allowed::ints(1));
   cmd.add_option("--save-logits", a->save_logits, "write the logits as llama.cpp's --kl-divergence-base file");
   cmd.add_option("--kl-divergence", a->kl_divergence,
                  "compare with a baseline logits file (from --save-logits or llama-perplexity)");
   cmd.add_option("--hellaswag", a->hellaswag, "multiple-choice task file (JSONL: ctx, endings[4], label)");
-  cmd.add_option("--tasks", a->tasks, "score at most this many HellaSwag tasks")->check(CLI::PositiveNumber);
+  cmd.add_option("--tasks", a->tasks, "score at most this many HellaSwag tasks")->check(Allowed::ints(1));
   cmd.add_option("--prompts", a->prompts,
                  "prompts (one per line) to continue greedily; the report shows runs' continuations side by side")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--gen-tokens", a->gen_tokens, "tokens per continuation")->capture_default_str()->check(CLI::Range(1, 4096));
+  cmd.add_option("--gen-tokens", a->gen_tokens, "tokens per continuation")->capture_default_str()->check(Allowed::ints(1, 4096));
   add_store_args(cmd, a->store);
   cmd.add_option("--label", a->label, "configuration name in the store and report (default: the model file's name)");
   cmd.callback([a] { eval_cmd(*a); });

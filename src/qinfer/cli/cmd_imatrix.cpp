@@ -6,8 +6,10 @@
 #include <memory>
 
 #include "qinfer/cli/commands.h"
+#include "qinfer/cli/flags.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/core/error.h"
+#include "qinfer/core/read_file.h"
 #include "qinfer/quantize/imatrix.h"
 
 namespace qinfer::cli {
@@ -24,7 +26,7 @@ struct ImatrixArgs {
 void imatrix_cmd(const ImatrixArgs& a) {
   if (a.file.empty()) throw InputError("no text given: pass -f FILE");
   auto model = load_model_from_args(a.model);
-  const std::vector<int32_t> tokens = model->tokenizer->encode(read_text_file(a.file), true, false);
+  const std::vector<int32_t> tokens = model->tokenizer->encode(read_whole_file(a.file), true, false);
   std::fprintf(stderr, "%s: %zu tokens\n", a.file.c_str(), tokens.size());
   ImatrixParams p = a.p;
   p.n_threads = a.model.threads;
@@ -51,9 +53,10 @@ void define_imatrix(CLI::App& cmd) {
   add_model_args(cmd, a->model);
   cmd.add_option("-f,--file", a->file, "calibration text")->required();
   cmd.add_option("-o,--output", a->out, "output file (llama.cpp legacy imatrix.dat format)")->capture_default_str();
-  cmd.add_option("-c,--ctx-size", a->p.n_ctx, "tokens per chunk")->capture_default_str()->check(CLI::Range(16, 1 << 20));
-  cmd.add_option("--chunks", a->p.n_chunks, "use at most this many chunks (default: all)");
-  cmd.add_option("-b,--batch-size", a->p.n_batch, "tokens per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd.add_option("-c,--ctx-size", a->p.n_ctx, "tokens per chunk")->capture_default_str()->check(Allowed::ints(16, 1 << 20));
+  cmd.add_option("--chunks", a->p.n_chunks, "use at most this many chunks (default: all)")
+      ->check(Allowed::ints(1).or_value(-1, "all"));
+  cmd.add_option("-b,--batch-size", a->p.n_batch, "tokens per forward pass")->capture_default_str()->check(Allowed::ints(1));
   cmd.callback([a] { imatrix_cmd(*a); });
 }
 

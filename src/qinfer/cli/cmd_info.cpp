@@ -88,13 +88,16 @@ void print_totals(const std::vector<Row>& rows, uint64_t file_size) {
 }
 
 void info(const InfoArgs& a) {
-  const std::string path = a.model.model.empty() ? default_model_path() : a.model.model;
+  ModelArgs ma = a.model;
+  ma.model = model_path_from_args(a.model);
+  const std::string& path = ma.model;
   MappedFile probe(path);
   const bool is_gguf = probe.size() >= 4 && std::memcmp(probe.data(), "GGUF", 4) == 0;
-  std::printf("file: %s\n", path.c_str());
   std::vector<Row> rows;
+  // Everything that can fail is read before the first line is printed.
   if (is_gguf) {
     auto f = GgufFile::open(path);
+    std::printf("file: %s\n", path.c_str());
     std::printf("format: GGUF v%u, alignment %u, %zu metadata keys, %zu tensors\n", f->version(), f->alignment(),
                 f->metadata().size(), f->tensors().size());
     std::printf("metadata:\n");
@@ -109,9 +112,8 @@ void info(const InfoArgs& a) {
       std::printf("model: cannot run this file: %s\n", e.what());
     }
   } else {
-    ModelArgs ma = a.model;
-    ma.model = path;
     auto m = load_model_from_args(ma);
+    std::printf("file: %s\n", path.c_str());
     std::printf("format: llama2.c checkpoint (float32)\n");
     print_config(*m);
     for (const Tensor& t : m->tensors) rows.push_back({t.name, type_info(t.type).name, t.shape_string(), t.nbytes, t.n_elements()});

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "qinfer/cli/commands.h"
+#include "qinfer/cli/flags.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/cli/run_records.h"
 #include "qinfer/core/error.h"
@@ -43,9 +44,11 @@ std::vector<std::string> split_list(const std::string& s) {
 
 void optimize_cmd(OptimizeArgs& a) {
   OptimizeParams& p = a.params;
-  p.model_path = a.model.empty() ? default_model_path() : a.model;
+  ModelArgs model;
+  model.model = a.model;
+  p.model_path = model_path_from_args(model);
   p.types = a.types.empty() ? default_optimize_types() : split_list(a.types);
-  if (p.eval_text.empty()) p.eval_text = default_eval_text();
+  p.eval_text = text_path_or_default(p.eval_text, "--eval-text");
   if (p.eval_text.empty()) throw InputError("no evaluation text found: pass --eval-text FILE");
   if (p.out_dir.empty()) p.out_dir = (fs::path("qinfer-optimize") / fs::path(p.model_path).stem()).string();
   if (p.sample_tokens > 0)
@@ -96,19 +99,20 @@ void define_optimize(CLI::App& cmd) {
   cmd.add_option("--types", a->types, "comma-separated quantization types (default: Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,Q3_K_M)");
   cmd.add_option("--eval-text", a->params.eval_text, "text for perplexity and KL-divergence (default: the default model's)");
   cmd.add_option("-o,--out", a->params.out_dir, "output directory (default: qinfer-optimize/<model name>)");
-  cmd.add_option("-t,--threads", a->params.threads, "CPU threads (default: physical cores)")->check(CLI::NonNegativeNumber);
-  cmd.add_option("-p,--n-prompt", a->params.n_prompt, "prompt tokens of the pp test")->capture_default_str()->check(CLI::Range(1, 1 << 16));
-  cmd.add_option("-n,--n-gen", a->params.n_gen, "generated tokens of the tg test")->capture_default_str()->check(CLI::Range(1, 1 << 16));
-  cmd.add_option("-r,--repetitions", a->params.reps, "repetitions of each speed test")->capture_default_str()->check(CLI::Range(1, 100));
-  cmd.add_option("-c,--ctx-size", a->params.n_ctx, "evaluation chunk length")->capture_default_str()->check(CLI::Range(8, 1 << 20));
-  cmd.add_option("--chunks", a->params.n_chunks, "evaluation chunks (-1: all)")->capture_default_str();
+  cmd.add_option("-t,--threads", a->params.threads, "CPU threads (default: physical cores)")->check(Allowed::ints(0));
+  cmd.add_option("-p,--n-prompt", a->params.n_prompt, "prompt tokens of the pp test")->capture_default_str()->check(Allowed::ints(1, 1 << 16));
+  cmd.add_option("-n,--n-gen", a->params.n_gen, "generated tokens of the tg test")->capture_default_str()->check(Allowed::ints(1, 1 << 16));
+  cmd.add_option("-r,--repetitions", a->params.reps, "repetitions of each speed test")->capture_default_str()->check(Allowed::ints(1, 100));
+  cmd.add_option("-c,--ctx-size", a->params.n_ctx, "evaluation chunk length")->capture_default_str()->check(Allowed::ints(8, 1 << 20));
+  cmd.add_option("--chunks", a->params.n_chunks, "evaluation chunks")
+      ->capture_default_str()->check(Allowed::ints(1).or_value(-1, "all"));
   cmd.add_option("--sample-prompts", a->sample_prompts_file,
                  "prompts (one per line) whose greedy continuations the report shows side by side")
       ->check(CLI::ExistingFile);
   cmd.add_option("--sample-tokens", a->params.sample_tokens, "tokens per sample generation (0: none)")
-      ->capture_default_str()->check(CLI::Range(0, 4096));
+      ->capture_default_str()->check(Allowed::ints(0, 4096));
   cmd.add_option("--price-per-hour", a->price_per_hour, "USD per hour of this machine, for the cost per 1M tokens")
-      ->check(CLI::NonNegativeNumber);
+      ->check(Allowed::reals(0));
   add_store_args(cmd, a->store);
   cmd.callback([a] { optimize_cmd(*a); });
 }

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "qinfer/cli/commands.h"
+#include "qinfer/cli/flags.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/cli/perplexity_job.h"
 #include "qinfer/core/error.h"
@@ -46,9 +47,10 @@ void define_perplexity(CLI::App& cmd) {
   auto a = std::make_shared<PerplexityArgs>();
   add_model_args(cmd, a->model);
   cmd.add_option("-f,--file", a->file, "text file (default: the default model's evaluation text)");
-  cmd.add_option("-c,--ctx-size", a->n_ctx, "tokens per chunk")->capture_default_str()->check(CLI::Range(8, 1 << 20));
-  cmd.add_option("--chunks", a->n_chunks, "evaluate at most this many chunks (default: all)");
-  cmd.add_option("-b,--batch-size", a->n_batch, "tokens per forward pass")->check(CLI::PositiveNumber);
+  cmd.add_option("-c,--ctx-size", a->n_ctx, "tokens per chunk")->capture_default_str()->check(Allowed::ints(8, 1 << 20));
+  cmd.add_option("--chunks", a->n_chunks, "evaluate at most this many chunks (default: all)")
+      ->check(Allowed::ints(1).or_value(-1, "all"));
+  cmd.add_option("-b,--batch-size", a->n_batch, "tokens per forward pass")->check(Allowed::ints(1));
   cmd.add_option("--kl-divergence-base", a->kld_base,
                  "llama.cpp logits file: written by a plain run, read with --kl-divergence");
   cmd.add_flag("--kl-divergence", a->kl_divergence, "compare with the --kl-divergence-base file");

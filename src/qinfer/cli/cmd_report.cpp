@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "qinfer/cli/commands.h"
+#include "qinfer/cli/flags.h"
 #include "qinfer/core/error.h"
 #include "qinfer/report/report.h"
 #include "qinfer/store/results_store.h"
@@ -56,7 +57,7 @@ void define_report(CLI::App& cmd) {
   cmd.add_option("--db", a->db, "results database (default: $QINFER_DB or ./qinfer-results.db)");
   cmd.add_option("--runs", a->runs, "comma-separated run ids (default: every run)");
   cmd.add_option("--price-per-hour", a->price, "USD per hour of the machine, for the cost per 1M output tokens")
-      ->check(CLI::NonNegativeNumber);
+      ->check(Allowed::reals(0));
   cmd.add_option("--title", a->title, "report title")->capture_default_str();
   cmd.add_option("-o,--out", a->out, "output directory")->required();
   cmd.callback([a] { report_cmd(*a); });

@@ -3,8 +3,11 @@
 #include <memory>
 
 #include "qinfer/cli/commands.h"
+#include "qinfer/cli/flags.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/core/error.h"
+#include "qinfer/core/read_file.h"
+#include "qinfer/core/warn.h"
 #include "qinfer/runtime/chat_template.h"
 #include "qinfer/runtime/generate.h"
 
@@ -60,7 +63,7 @@ class Utf8Out {
 void run(const RunArgs& a) {
   auto model = load_model_from_args(a.model);
   const Tokenizer& tok = *model->tokenizer;
-  std::string text = a.prompt_file.empty() ? a.prompt : read_text_file(a.prompt_file);
+  std::string text = a.prompt_file.empty() ? a.prompt : read_whole_file(a.prompt_file);
   bool parse_special = false;
   if (a.chat) {
     const std::string& tmpl = tok.vocab().chat_template;
@@ -84,6 +87,12 @@ void run(const RunArgs& a) {
     throw InputError("prompt of " + std::to_string(prompt.size()) + " tokens does not fit the context of " +
                      std::to_string(ctx.n_ctx()) + " tokens (raise -c)");
 
+  // generate() stops when the context is full: the prompt leaves room for this many tokens.
+  const int room = ctx.n_ctx() - int(prompt.size()) + 1;
+  if (a.n_predict > room)
+    warn("-n " + std::to_string(a.n_predict) + " does not fit: the prompt's " + std::to_string(prompt.size()) +
+         " tokens leave room for " + std::to_string(room) + " more in the context of " + std::to_string(ctx.n_ctx()) +
+         " tokens (-c); generation will stop there");
   if (a.verbose_prompt) {
     std::fprintf(stderr, "prompt: %zu tokens:", prompt.size());
     for (int32_t t : prompt) std::fprintf(stderr, " %d", t);
@@ -105,8 +114,12 @@ void run(const RunArgs& a) {
     const double pp = st.prompt_ms > 0 ? st.n_prompt * 1000.0 / st.prompt_ms : 0;
     const int decoded = std::max(0, st.n_generated - 1);  // the first token comes from the prefill
     const double tg = st.generate_ms > 0 ? decoded * 1000.0 / st.generate_ms : 0;
+    const bool context_full = !st.stopped_at_eog && st.n_generated >= room;
+    const std::string stop = st.stopped_at_eog ? ", stopped at end of text"
+                             : context_full    ? ", stopped at the end of the context (" + std::to_string(ctx.n_ctx()) + " tokens)"
+                                               : "";
     std::fprintf(stderr, "\nprompt: %d tokens in %.1f ms (%.1f tok/s); generated: %d tokens (%.1f tok/s)%s\n",
-                 st.n_prompt, st.prompt_ms, pp, st.n_generated, tg, st.stopped_at_eog ? ", stopped at end of text" : "");
+                 st.n_prompt, st.prompt_ms, pp, st.n_generated, tg, stop.c_str());
   }
 }
 
@@ -117,16 +130,19 @@ void define_run(CLI::App& cmd) {
   add_model_args(cmd, a->model);
   cmd.add_option("-p,--prompt", a->prompt, "prompt text")->capture_default_str();
   cmd.add_option("-f,--file", a->prompt_file, "read the prompt from a file");
-  cmd.add_option("-n,--n-predict", a->n_predict, "tokens to generate (-1: until end of text)")->capture_default_str();
-  cmd.add_option("-c,--ctx-size", a->n_ctx, "context size (default: the model's, at most 4096)");
-  cmd.add_option("-b,--batch-size", a->n_batch, "prompt tokens per forward pass")->check(CLI::PositiveNumber);
-  cmd.add_option("--temp", a->sampling.temp, "temperature (0: greedy)")->capture_default_str();
-  cmd.add_option("--top-k", a->sampling.top_k, "top-k sampling (0: off)")->capture_default_str();
-  cmd.add_option("--top-p", a->sampling.top_p, "top-p sampling (1: off)")->capture_default_str();
-  cmd.add_option("--min-p", a->sampling.min_p, "min-p sampling (0: off)")->capture_default_str();
-  cmd.add_option("--repeat-penalty", a->sampling.repeat_penalty, "repetition penalty (1: off)")->capture_default_str();
-  cmd.add_option("--repeat-last-n", a->sampling.repeat_last_n, "tokens the penalty looks back over")->capture_default_str();
-  cmd.add_option("--seed", a->sampling.seed, "random seed (default: random)");
+  cmd.add_option("-n,--n-predict", a->n_predict, "tokens to generate")
+      ->capture_default_str()->check(Allowed::ints(0).or_value(-1, "until end of text or a full context"));
+  cmd.add_option("-c,--ctx-size", a->n_ctx, "context size (default: the model's, at most 4096)")->check(Allowed::ints(1, 1 << 22));
+  cmd.add_option("-b,--batch-size", a->n_batch, "prompt tokens per forward pass")->check(Allowed::ints(1));
+  cmd.add_option("--temp", a->sampling.temp, "temperature (0: greedy)")->capture_default_str()->check(Allowed::reals(0));
+  cmd.add_option("--top-k", a->sampling.top_k, "top-k sampling (0: off)")->capture_default_str()->check(Allowed::ints(0));
+  cmd.add_option("--top-p", a->sampling.top_p, "top-p sampling (1: off)")->capture_default_str()->check(Allowed::reals(0, 1));
+  cmd.add_option("--min-p", a->sampling.min_p, "min-p sampling (0: off)")->capture_default_str()->check(Allowed::reals(0, 1));
+  cmd.add_option("--repeat-penalty", a->sampling.repeat_penalty, "repetition penalty (1: off)")
+      ->capture_default_str()->check(Allowed::reals(0).above());
+  cmd.add_option("--repeat-last-n", a->sampling.repeat_last_n, "tokens the penalty looks back over")
+      ->capture_default_str()->check(Allowed::ints(0));
+  add_seed_option(cmd, a->sampling.seed, "random seed (default: random)");
   cmd.add_flag("--chat", a->chat, "apply the model's chat template to the prompt as a user message");
   cmd.add_option("--system", a->system, "system message for --chat");
   cmd.add_flag("--verbose-prompt", a->verbose_prompt, "print the prompt token ids");

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "qinfer/cli/commands.h"
+#include "qinfer/cli/flags.h"
 #include "qinfer/core/error.h"
 #include "qinfer/store/export.h"
 #include "qinfer/store/results_store.h"
@@ -116,15 +117,15 @@ void define_runs(CLI::App& cmd) {
   auto* list = cmd.add_subcommand("list", "every stored run, one line each");
   list->callback([a] { list_cmd(*a); });
   auto* show = cmd.add_subcommand("show", "one run with all its fields and metrics");
-  show->add_option("id", a->ids, "run id")->required();
+  show->add_option("id", a->ids, "run id")->required()->check(Allowed::ints(1));
   show->callback([a] { show_cmd(*a); });
   auto* cmp = cmd.add_subcommand("compare", "metrics of several runs side by side");
-  cmp->add_option("ids", a->ids, "run ids")->required();
+  cmp->add_option("ids", a->ids, "run ids")->required()->check(Allowed::ints(1));
   cmp->callback([a] { compare_cmd(*a); });
   auto* exp = cmd.add_subcommand("export", "runs as CSV (one column per metric) or JSON");
   exp->add_option("--format", a->format, "csv or json")->capture_default_str();
   exp->add_option("-o,--output", a->out, "file (default: standard output)");
-  exp->add_option("ids", a->ids, "only these run ids");
+  exp->add_option("ids", a->ids, "only these run ids")->check(Allowed::ints(1));
   exp->callback([a] { export_cmd(*a); });
   for (auto* sub : {list, show, cmp, exp}) sub->add_option("--db", a->db, "results database");
 }

@@ -4,6 +4,7 @@
 
 #include "qinfer/cli/commands.h"
 #include "qinfer/cli/model_args.h"
+#include "qinfer/core/read_file.h"
 
 namespace qinfer::cli {
 
@@ -18,10 +19,12 @@ struct TokenizeArgs {
   bool parse_special = false;
 };
 
+// Only the vocabulary is read, so vocabulary-only GGUFs and architectures the
+// engine cannot run tokenize as with llama-tokenize.
 void tokenize(const TokenizeArgs& a) {
-  auto model = load_model_from_args(a.model);
-  const Tokenizer& tok = *model->tokenizer;
-  const std::string text = a.file.empty() ? a.prompt : read_text_file(a.file);
+  const auto tokenizer = load_tokenizer_from_args(a.model);
+  const Tokenizer& tok = *tokenizer;
+  const std::string text = a.file.empty() ? a.prompt : read_whole_file(a.file);
   const std::vector<int32_t> ids = tok.encode(text, !a.no_special, a.parse_special);
   if (a.ids) {
     for (size_t i = 0; i < ids.size(); ++i) std::printf(i ? " %d" : "%d", ids[i]);

@@ -2,12 +2,18 @@
 // become one line on stderr and exit code 2.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "qinfer/cli/commands.h"
+#include "qinfer/cli/flags.h"
 #include "qinfer/core/error.h"
 #include "qinfer/core/version.h"
 
 int main(int argc, char** argv) {
+  if (const std::string unknown = qinfer::cli::unknown_command_message(argc, argv); !unknown.empty()) {
+    std::fprintf(stderr, "qinfer: error: %s\n", unknown.c_str());
+    return 2;
+  }
   CLI::App app{"qinfer: make LLMs smaller and faster, and prove it"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("qinfer ") + qinfer::kVersion);
@@ -21,7 +27,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "qinfer: error: %s\n", e.what());
+    std::fprintf(stderr, "qinfer: error: %s\n", qinfer::cli::plain_parse_error(e).c_str());
     return 2;
   } catch (const qinfer::Error& e) {
     std::fflush(stdout);

@@ -2,11 +2,11 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "qinfer/cli/flags.h"
 #include "qinfer/core/error.h"
 
 namespace qinfer::cli {
@@ -42,12 +42,11 @@ fs::path cache_dir() {
 }  // namespace
 
 void add_model_args(CLI::App& cmd, ModelArgs& args, bool positional) {
-  if (positional)
-    cmd.add_option("model", args.model, "model file (GGUF or llama2.c .bin); default: stories260K");
-  else
-    cmd.add_option("-m,--model", args.model, "model file (GGUF or llama2.c .bin); default: stories260K");
+  // A command whose one argument is the model (info) takes it either way.
+  cmd.add_option(positional ? "model,-m,--model" : "-m,--model", args.model,
+                 "model file (GGUF or llama2.c .bin); default: stories260K");
   cmd.add_option("--tokenizer", args.tokenizer, "tokenizer.bin for llama2.c checkpoints");
-  cmd.add_option("-t,--threads", args.threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
+  cmd.add_option("-t,--threads", args.threads, "CPU threads (default: all)")->check(Allowed::ints(0));
 }
 
 std::string default_model_path() {
@@ -78,19 +77,30 @@ std::string default_eval_text() {
   return {};
 }
 
+std::string model_path_from_args(const ModelArgs& args) {
+  if (!args.model.empty()) return args.model;
+  const std::string path = default_model_path();
+  std::fprintf(stderr, "qinfer: no model given (-m): using the default model %s\n", path.c_str());
+  return path;
+}
+
+std::string text_path_or_default(const std::string& given, const char* flag) {
+  if (!given.empty()) return given;
+  const std::string path = default_eval_text();
+  if (!path.empty()) std::fprintf(stderr, "qinfer: no text given (%s): using the default text %s\n", flag, path.c_str());
+  return path;
+}
+
 std::unique_ptr<Model> load_model_from_args(const ModelArgs& args) {
   LoadOptions opt;
   opt.tokenizer_path = args.tokenizer;
-  return load_model(args.model.empty() ? default_model_path() : args.model, opt);
+  return load_model(model_path_from_args(args), opt);
 }
 
-std::string read_text_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw InputError(path + ": cannot open");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw InputError(path + ": read error");
-  return ss.str();
+std::unique_ptr<Tokenizer> load_tokenizer_from_args(const ModelArgs& args) {
+  LoadOptions opt;
+  opt.tokenizer_path = args.tokenizer;
+  return load_tokenizer(model_path_from_args(args), opt);
 }
 
 }  // namespace qinfer::cli

@@ -24,9 +24,14 @@ std::string default_model_path();
 // Text file beside the default model used for evaluation (may be empty).
 std::string default_eval_text();
 
-std::unique_ptr<Model> load_model_from_args(const ModelArgs& args);
+// -m as given; without it the default model, said on stderr (one line).
+std::string model_path_from_args(const ModelArgs& args);
+// A text file flag as given; without it the default evaluation text, said on
+// stderr. "" when there is none.
+std::string text_path_or_default(const std::string& given, const char* flag);
 
-// Reads a whole text file; InputError naming it when it cannot be read.
-std::string read_text_file(const std::string& path);
+std::unique_ptr<Model> load_model_from_args(const ModelArgs& args);
+// The tokenizer alone (vocabulary-only GGUFs, any architecture).
+std::unique_ptr<Tokenizer> load_tokenizer_from_args(const ModelArgs& args);
 
 }  // namespace qinfer::cli

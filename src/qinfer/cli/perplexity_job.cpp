@@ -6,6 +6,7 @@
 
 #include "qinfer/cli/model_args.h"
 #include "qinfer/core/error.h"
+#include "qinfer/core/read_file.h"
 
 namespace qinfer::cli {
 
@@ -13,9 +14,9 @@ PerplexityJobResult run_perplexity_job(Context& ctx, const Model& model, const P
   PerplexityJobResult out;
   std::vector<int32_t> tokens;
   if (!job.base) {
-    out.text_path = job.text.empty() ? default_eval_text() : job.text;
+    out.text_path = text_path_or_default(job.text, "-f");
     if (out.text_path.empty()) throw InputError("no text given: pass -f FILE");
-    tokens = model.tokenizer->encode(read_text_file(out.text_path), true, false);
+    tokens = model.tokenizer->encode(read_whole_file(out.text_path), true, false);
     std::fprintf(stderr, "%s: %zu tokens\n", out.text_path.c_str(), tokens.size());
   }
   const int n_ctx = ctx.n_ctx();

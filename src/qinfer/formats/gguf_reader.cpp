@@ -271,12 +271,20 @@ void GgufFile::parse_all() {
 
   if (const GgufValue* a = find("general.alignment")) {
     if (!a->is_integer()) c.fail("general.alignment is not an integer");
+    // Say which rule a value breaks: a power of two, a multiple of 8 (the GGUF
+    // spec), at most 1 MiB (more is no real alignment, and the padding could
+    // run past small files).
+    constexpr uint64_t kMaxAlignment = 1 << 20;
+    const auto too_large = [&](const std::string& v) {
+      c.fail("general.alignment " + v + " is too large (at most " + std::to_string(kMaxAlignment) + ")");
+    };
     // as_int() would throw a plain Error (no file name) for a uint64 above 2^63.
-    if (a->type == GgufType::UINT64 && a->u > uint64_t(1 << 20))
-      c.fail("general.alignment " + std::to_string(a->u) + " is not a power of two multiple of 8");
+    if (a->type == GgufType::UINT64 && a->u > kMaxAlignment) too_large(std::to_string(a->u));
     int64_t al = a->as_int();
-    if (al <= 0 || al > (1 << 20) || (al & (al - 1)) != 0 || al % 8 != 0)
-      c.fail("general.alignment " + std::to_string(al) + " is not a power of two multiple of 8");
+    if (al <= 0) c.fail("general.alignment " + std::to_string(al) + " must be a positive power of two");
+    if (uint64_t(al) > kMaxAlignment) too_large(std::to_string(al));
+    if ((al & (al - 1)) != 0) c.fail("general.alignment " + std::to_string(al) + " is not a power of two");
+    if (al % 8 != 0) c.fail("general.alignment " + std::to_string(al) + " is not a multiple of 8");
     alignment_ = uint32_t(al);
   }
 

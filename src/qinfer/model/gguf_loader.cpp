@@ -1,6 +1,7 @@
 // GGUF → Model: hyper-parameters from "<arch>.*" keys, tokenizer from
 // "tokenizer.ggml.*", tensors as views into the mapped file.
 #include <cmath>
+#include <cstdio>
 
 #include "qinfer/core/error.h"
 #include "qinfer/formats/gguf.h"
@@ -56,6 +57,12 @@ ModelConfig read_config(const GgufFile& f, int n_vocab) {
   if (f.get_int(p + "attention.value_length", c.head_dim) != c.head_dim)
     throw InputError(path + ": attention.value_length different from key_length is not supported");
   c.norm_eps = float(f.get_float(p + "attention.layer_norm_rms_epsilon", 1e-5));
+  // NaN, Inf or <= 0 would make every norm non-finite (or divide by zero on a zero row).
+  if (!std::isfinite(c.norm_eps) || !(c.norm_eps > 0)) {
+    char v[32];
+    std::snprintf(v, sizeof v, "%g", double(c.norm_eps));
+    throw InputError(path + ": " + p + "attention.layer_norm_rms_epsilon = " + v + " must be a positive finite number");
+  }
   c.qkv_bias = arch->qkv_bias;
 
   RopeParams& r = c.rope;

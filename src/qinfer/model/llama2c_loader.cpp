@@ -3,6 +3,8 @@
 // 256-byte header). Weights are float32 views into the mapped file; the
 // rotary layout is Meta's (adjacent pairs), as llama.cpp's llama2.c converter
 // keeps it.
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -65,7 +67,71 @@ class Layout {
   size_t off_;
 };
 
+// The header of a llama2.c checkpoint, validated: anything implausible means
+// the file is neither GGUF nor llama2.c.
+struct ParsedHeader {
+  Header h{};
+  int version = 0;
+  size_t size = sizeof(Header);
+  bool shared = true;  // classifier shared with the token embedding
+};
+
+// The name of the first field outside what a llama2.c export can hold, or nullptr.
+const char* implausible_field(const Header& h) {
+  if (h.dim <= 0 || h.dim > 65536) return "dim";
+  if (h.hidden_dim <= 0 || h.hidden_dim > 1 << 20) return "hidden_dim";
+  if (h.n_layers <= 0 || h.n_layers > 1024) return "n_layers";
+  if (h.n_heads <= 0 || h.dim % h.n_heads != 0) return "n_heads";
+  if (h.n_kv_heads <= 0 || h.n_heads % h.n_kv_heads != 0) return "n_kv_heads";
+  if (h.vocab_size <= 0 || h.vocab_size > 1 << 22) return "vocab_size";
+  if (h.seq_len <= 0 || h.seq_len > 1 << 22) return "seq_len";
+  return nullptr;
+}
+
+ParsedHeader parse_header(const MappedFile& file, const std::string& path) {
+  ParsedHeader p;
+  uint32_t magic = 0;
+  if (file.size() >= 4) std::memcpy(&magic, file.data(), 4);
+  if (magic == kMagicV1) {
+    if (file.size() < 256) throw InputError(path + ": truncated llama2.c header");
+    std::memcpy(&p.version, file.data() + 4, 4);
+    if (p.version != 1)
+      throw InputError(path + ": llama2.c export version " + std::to_string(p.version) +
+                       " is not supported (versions 0 and 1, float32)");
+    std::memcpy(&p.h, file.data() + 8, sizeof(Header));
+    p.shared = file.data()[8 + sizeof(Header)] != 0;
+    p.size = 256;
+  } else {
+    if (file.size() < sizeof(Header)) throw InputError(path + ": not a GGUF or llama2.c file (too small)");
+    std::memcpy(&p.h, file.data(), sizeof(Header));
+    p.shared = p.h.vocab_size > 0;
+    if (p.h.vocab_size < 0) p.h.vocab_size = -p.h.vocab_size;
+  }
+  // A version-0 checkpoint has no magic: a header that does not make sense is
+  // most likely another kind of file, so say that rather than which field broke.
+  const char* bad = implausible_field(p.h);
+  if (bad) {
+    if (p.version == 1) throw InputError(path + ": llama2.c header: " + bad + " is out of range");
+    std::string start;
+    for (size_t i = 0; i < std::min<size_t>(4, file.size()); ++i) {
+      const unsigned char c = file.data()[i];
+      char esc[8];
+      std::snprintf(esc, sizeof esc, (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? "%c" : "\\x%02x", c);
+      start += esc;
+    }
+    throw InputError(path + ": not a GGUF or llama2.c file (it starts with \"" + start + "\", GGUF starts with \"GGUF\")");
+  }
+  return p;
+}
+
 }  // namespace
+
+std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, const LoadOptions& options) {
+  const MappedFile file(path);
+  const ParsedHeader p = parse_header(file, path);
+  return std::make_unique<Tokenizer>(
+      vocab_from_llama2c(find_tokenizer(path, options, p.h.vocab_size), p.h.vocab_size));
+}
 
 std::unique_ptr<Model> load_llama2c_model(const std::string& path, const LoadOptions& options) {
   auto m = std::make_unique<Model>();
@@ -73,38 +139,11 @@ std::unique_ptr<Model> load_llama2c_model(const std::string& path, const LoadOpt
   m->format = "llama2.c";
   m->mapped = std::make_unique<MappedFile>(path);
   const MappedFile& file = *m->mapped;
-
-  int version = 0;
-  size_t header_size = sizeof(Header);
-  Header h{};
-  bool shared = true;
-  uint32_t magic = 0;
-  if (file.size() >= 4) std::memcpy(&magic, file.data(), 4);
-  if (magic == kMagicV1) {
-    if (file.size() < 256) throw InputError(path + ": truncated llama2.c header");
-    std::memcpy(&version, file.data() + 4, 4);
-    if (version != 1)
-      throw InputError(path + ": llama2.c export version " + std::to_string(version) +
-                       " is not supported (versions 0 and 1, float32)");
-    std::memcpy(&h, file.data() + 8, sizeof(Header));
-    shared = file.data()[8 + sizeof(Header)] != 0;
-    header_size = 256;
-  } else {
-    if (file.size() < sizeof(Header)) throw InputError(path + ": not a GGUF file or llama2.c checkpoint (too small)");
-    std::memcpy(&h, file.data(), sizeof(Header));
-    shared = h.vocab_size > 0;
-    if (h.vocab_size < 0) h.vocab_size = -h.vocab_size;
-  }
-  auto bad = [&](const char* what, int64_t v) {
-    return InputError(path + ": not a GGUF file or valid llama2.c checkpoint (" + what + " = " + std::to_string(v) + ")");
-  };
-  if (h.dim <= 0 || h.dim > 65536) throw bad("dim", h.dim);
-  if (h.hidden_dim <= 0 || h.hidden_dim > 1 << 20) throw bad("hidden_dim", h.hidden_dim);
-  if (h.n_layers <= 0 || h.n_layers > 1024) throw bad("n_layers", h.n_layers);
-  if (h.n_heads <= 0 || h.dim % h.n_heads != 0) throw bad("n_heads", h.n_heads);
-  if (h.n_kv_heads <= 0 || h.n_heads % h.n_kv_heads != 0) throw bad("n_kv_heads", h.n_kv_heads);
-  if (h.vocab_size <= 0 || h.vocab_size > 1 << 22) throw bad("vocab_size", h.vocab_size);
-  if (h.seq_len <= 0 || h.seq_len > 1 << 22) throw bad("seq_len", h.seq_len);
+  const ParsedHeader p = parse_header(file, path);
+  const Header& h = p.h;
+  const int version = p.version;
+  const size_t header_size = p.size;
+  const bool shared = p.shared;
 
   ModelConfig& c = m->config;
   c.arch = "llama";

@@ -7,6 +7,7 @@
 #include "qinfer/formats/gguf.h"
 #include "qinfer/model/arch.h"
 #include "qinfer/model/loaders.h"
+#include "qinfer/tokenizer/vocab.h"
 
 namespace qinfer {
 
@@ -110,13 +111,30 @@ void bind_weights(Model& m) {
   }
 }
 
-std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options) {
-  // Sniff the format: GGUF has a magic; llama2.c checkpoints do not.
+namespace {
+
+enum class FileFormat { kGguf, kLlama2c };
+
+// GGUF has a magic; llama2.c checkpoints do not.
+FileFormat sniff_format(const std::string& path) {
   MappedFile probe(path);
-  if (probe.size() >= 4 && std::memcmp(probe.data(), "GGUF", 4) == 0) return load_gguf_model(path);
+  if (probe.size() >= 4 && std::memcmp(probe.data(), "GGUF", 4) == 0) return FileFormat::kGguf;
   if (probe.size() >= 4 && std::memcmp(probe.data(), "GGML", 4) == 0)
     throw InputError(path + ": legacy GGML/GGJT files are not supported; convert to GGUF");
+  return FileFormat::kLlama2c;
+}
+
+}  // namespace
+
+std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options) {
+  if (sniff_format(path) == FileFormat::kGguf) return load_gguf_model(path);
   return load_llama2c_model(path, options);
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path, const LoadOptions& options) {
+  if (sniff_format(path) == FileFormat::kLlama2c) return load_llama2c_tokenizer(path, options);
+  const auto gguf = GgufFile::open(path);
+  return std::make_unique<Tokenizer>(vocab_from_gguf(*gguf));
 }
 
 }  // namespace qinfer

@@ -64,6 +64,11 @@ class Model {
 // Throws InputError naming the file and the problem.
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options = {});
 
+// The tokenizer of a model file without its weights: a GGUF needs only its
+// tokenizer.* keys (vocabulary-only files and any architecture work, as with
+// llama-tokenize); a llama2.c checkpoint needs its header and tokenizer.bin.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path, const LoadOptions& options = {});
+
 // Fills tok_embd/output/layers from `tensors` by the architecture's names and
 // checks every shape against the config. Used by all loaders.
 void bind_weights(Model& model);

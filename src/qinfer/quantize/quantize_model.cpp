@@ -8,12 +8,17 @@
 #include <thread>
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "qinfer/core/error.h"
 #include "qinfer/core/thread_pool.h"
 #include "qinfer/formats/gguf.h"
 #include "qinfer/formats/gguf_writer.h"
+#include "qinfer/model/model.h"
 #include "qinfer/quant/imatrix_file.h"
 #include "qinfer/quant/quant_common.h"
 #include "qinfer/quant/type_registry.h"
@@ -58,6 +63,30 @@ ModelShape read_shape(const GgufFile& f) {
   if (first_int(f, s.arch + ".expert_count", 0) > 1)
     throw InputError(f.path() + ": quantizing mixture-of-experts models is not supported");
   return s;
+}
+
+// Everything that would make the output useless or destroy the input is
+// refused before any work: the input must load as a model qinfer runs (so
+// the output will too), and the output must be a new file name, not the
+// input itself (also through a symlink or hard link) nor a directory.
+void check_before_quantizing(const QuantizeParams& qp) {
+  struct stat in_st{}, out_st{};
+  if (::stat(qp.input.c_str(), &in_st) != 0)
+    throw InputError(qp.input + ": cannot open: " + std::strerror(errno));
+  if (::stat(qp.output.c_str(), &out_st) == 0) {
+    if (S_ISDIR(out_st.st_mode)) throw InputError(qp.output + ": is a directory; give the output file's name");
+    if (out_st.st_dev == in_st.st_dev && out_st.st_ino == in_st.st_ino)
+      throw InputError(qp.output + ": is the input file itself; write the quantized model to another file");
+  }
+  const std::filesystem::path dir = std::filesystem::path(qp.output).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+    throw InputError(qp.output + ": directory " + dir.string() + " does not exist");
+  try {
+    load_model(qp.input);
+  } catch (const InputError& e) {
+    throw InputError(std::string(e.what()) + " (not quantizing: nothing could run the output)");
+  }
 }
 
 struct PlannedTensor {
@@ -178,6 +207,7 @@ QuantizeSummary quantize_model(const QuantizeParams& qp, const QuantizeProgressF
   const auto t_start = Clock::now();
   const FileTypeInfo& ft = parse_file_type(qp.type);
   if (qp.output.empty()) throw InputError("no output file given");
+  check_before_quantizing(qp);
   auto in = GgufFile::open(qp.input);
   std::optional<ImatrixFile> imatrix;
   if (!qp.imatrix.empty()) imatrix = read_imatrix_file(qp.imatrix);

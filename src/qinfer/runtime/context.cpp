@@ -8,6 +8,7 @@
 #include "qinfer/core/error.h"
 #include "qinfer/core/fp16.h"
 #include "qinfer/kernels/kernels.h"
+#include "qinfer/runtime/context_checks.h"
 
 namespace qinfer {
 
@@ -28,6 +29,7 @@ Context::Context(const Model& model, const ContextParams& params)
       pool_(params.n_threads > 0 ? params.n_threads : default_threads()) {
   const ModelConfig& c = model.config;
   if (n_ctx_ <= 0 || n_ctx_ > (1 << 22)) throw InputError("context size " + std::to_string(n_ctx_) + " is invalid");
+  if (n_ctx_ > c.n_ctx_train) warn_context_beyond_training(n_ctx_, c.n_ctx_train);
   n_batch_ = std::min(n_batch_, n_ctx_);
   rope_.init(c.rope, n_ctx_, model.rope_freqs ? reinterpret_cast<const float*>(model.rope_freqs->data) : nullptr);
 
@@ -85,6 +87,7 @@ void Context::eval(const int32_t* tokens, int n, bool all_logits) {
     const bool last = off + nb == n;
     forward_batch(tokens + off, nb, all_logits || last, all_logits ? off : -1);
   }
+  check_logits_finite(model_, logits_.data(), logits_rows_);
 }
 
 void Context::matmul(const Tensor& w, const float* x, int n_tok, float* y) {

@@ -39,6 +39,9 @@ std::string rank_key(std::string_view left, std::string_view right) {
   return key;
 }
 
+// isspace() in the C locale, as llama.cpp strips around special tokens.
+bool is_c_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
 // A piece of the input: raw text (a byte span of the input) or a special token.
 struct Fragment {
   int32_t token;  // -1 for raw text
@@ -170,6 +173,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
     const int32_t type = vocab_.types[id];
     if (!parse_special && (type == kTokControl || type == kTokUnknown)) continue;
     const std::string& st = vocab_.tokens[id];
+    const uint8_t strip = vocab_.strip.empty() ? 0 : vocab_.strip[id];
     bool any = false;
     next.clear();
     for (const Fragment& f : frags) {
@@ -183,9 +187,14 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
         const size_t hit = raw.find(st, pos);
         if (hit == std::string_view::npos) break;
         any = true;
-        if (hit > pos) next.push_back({-1, f.offset + pos, hit - pos});
+        size_t left_end = hit;
+        if (strip & kStripLeft)
+          while (left_end > pos && is_c_space(raw[left_end - 1])) --left_end;
+        if (left_end > pos) next.push_back({-1, f.offset + pos, left_end - pos});
         next.push_back({id, 0, 0});
         pos = hit + st.size();
+        if (strip & kStripRight)
+          while (pos < raw.size() && is_c_space(raw[pos])) ++pos;
       }
       if (pos < raw.size()) next.push_back({-1, f.offset + pos, raw.size() - pos});
     }

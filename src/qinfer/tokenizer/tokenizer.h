@@ -1,7 +1,9 @@
 // Text <-> token ids, matching llama.cpp's llama_tokenize / llama_token_to_piece
 // / llama_detokenize id for id and byte for byte:
 //  - special-token partitioning first (user-defined tokens always, control and
-//    unknown tokens only with parse_special), then per text fragment
+//    unknown tokens only with parse_special), dropping the spaces a token's
+//    lstrip/rstrip attribute swallows (phi-3, jina, modern-bert), then per
+//    text fragment
 //  - spm ("llama"): SentencePiece BPE by score, '▁' for spaces, space prefix,
 //    byte fallback through <0xXX> tokens
 //  - bpe ("gpt2"): regex pre-tokenizer, GPT-2 byte-to-unicode, merges by rank
@@ -12,7 +14,6 @@
 //    (as llama.cpp does) but keeps its own byte, so pieces round-trip.
 //  - spm: a vocabulary without <0xXX> tokens emits the unknown token for a
 //    character it cannot spell (llama.cpp throws).
-//  - per-token lstrip/rstrip attributes (phi-3, jina) are not applied.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -1,10 +1,12 @@
 #include "qinfer/tokenizer/vocab.h"
 
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <set>
 
 #include "qinfer/core/error.h"
+#include "qinfer/core/warn.h"
 #include "qinfer/formats/gguf.h"
 #include "qinfer/tokenizer/pretokenize.h"
 
@@ -26,6 +28,43 @@ auto with_key(const GgufFile& g, const char* key, F f) -> decltype(f()) {
 bool is_byte_token_text(const std::string& t) {
   auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); };
   return t.size() == 6 && t.compare(0, 3, "<0x") == 0 && hex(t[3]) && hex(t[4]) && t[5] == '>';
+}
+
+bool contains_any(const std::string& s, std::initializer_list<const char*> parts) {
+  for (const char* p : parts)
+    if (s.find(p) != std::string::npos) return true;
+  return false;
+}
+
+// llama.cpp's per-model token attributes (llama-vocab.cpp, "Handle per token
+// attributes"): jina v2/v3 and nomic-bert-moe strip spaces before <mask>,
+// modern-bert before [MASK]; phi-3 strips spaces after every special token but
+// <unk>, <s> and <|endoftext|>. A token the rule names but the vocabulary
+// lacks is skipped (llama.cpp warns or throws).
+void set_strip_attributes(VocabData& v) {
+  const int32_t n = static_cast<int32_t>(v.size());
+  v.strip.assign(static_cast<size_t>(n), 0);
+  const auto set = [&](const std::string& text, uint8_t bit, bool on) {
+    for (int32_t id = 0; id < n; ++id) {
+      if (v.tokens[id] != text) continue;
+      v.strip[id] = on ? (v.strip[id] | bit) : (v.strip[id] & ~bit);
+    }
+  };
+  std::string name = v.general_name;
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (contains_any(v.pre, {"jina-v2-de", "jina-v2-es", "jina-v2-code"}) ||
+      contains_any(v.general_arch, {"nomic-bert-moe", "jina-bert-v3"})) {
+    set("<mask>", kStripLeft, true);
+  } else if (contains_any(name, {"phi-3", "phi3"})) {
+    for (int32_t id = 0; id < n; ++id) {
+      const int32_t t = v.types[id];
+      if (t == kTokControl || t == kTokUserDefined || t == kTokUnknown) v.strip[id] |= kStripRight;
+    }
+    set("</s>", kStripRight, true);
+    for (const char* t : {"<unk>", "<s>", "<|endoftext|>"}) set(t, kStripRight, false);
+  } else if (contains_any(name, {"modern-bert"})) {
+    set("[MASK]", kStripLeft, true);
+  }
 }
 
 }  // namespace
@@ -71,6 +110,7 @@ void finalize_special_tokens(VocabData& v) {
     if (id >= 0 && id < n) eog.insert(id);
   }
   v.eog.assign(eog.begin(), eog.end());
+  set_strip_attributes(v);
 }
 
 VocabData vocab_from_gguf(const GgufFile& g) {
@@ -158,12 +198,22 @@ VocabData vocab_from_gguf(const GgufFile& g) {
     const GgufValue* val = g.find(k.key);
     if (!val) continue;
     const int64_t id = with_key(g, k.key, [&] { return val->as_int(); });
-    // llama.cpp keeps the default for ids out of range (e.g. 0xFFFFFFFF = none).
-    if (id >= 0 && static_cast<uint64_t>(id) < n) *k.id = static_cast<int32_t>(id);
+    if (id >= 0 && static_cast<uint64_t>(id) < n) {
+      *k.id = static_cast<int32_t>(id);
+      continue;
+    }
+    // Out of range: llama.cpp keeps the default and warns, and so do we; -1
+    // (0xFFFFFFFF) is the usual "none" and needs no warning.
+    if (id == -1 || id == 0xFFFFFFFFll) continue;
+    const bool has_default = *k.id >= 0 && static_cast<size_t>(*k.id) < n;
+    warn(path + ": " + k.key + " = " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(n) +
+         " tokens; using " + (has_default ? "the default " + std::to_string(*k.id) : std::string("none")));
   }
   v.add_bos = g.get_bool("tokenizer.ggml.add_bos_token", v.add_bos);
   v.add_eos = g.get_bool("tokenizer.ggml.add_eos_token", v.add_eos);
   v.chat_template = g.get_string("tokenizer.chat_template", "");
+  v.general_name = g.get_string("general.name", "");
+  v.general_arch = g.get_string("general.architecture", "");
 
   // Out-of-range defaults (e.g. gpt2's 11 in a tiny vocab) become absent.
   for (int32_t* id : {&v.bos, &v.eos, &v.eot, &v.eom, &v.unk, &v.sep, &v.pad, &v.mask})

@@ -28,6 +28,13 @@ enum TokenType : int32_t {
   kTokByte = 6,
 };
 
+// Whitespace a special token swallows next to it (llama.cpp's LSTRIP / RSTRIP
+// token attributes), bits of VocabData::strip.
+enum TokenStrip : uint8_t {
+  kStripLeft = 1,   // spaces before the token are dropped
+  kStripRight = 2,  // spaces after the token are dropped
+};
+
 struct VocabData {
   VocabKind kind = VocabKind::kSpm;
   std::string model;  // tokenizer.ggml.model as written ("llama", "gpt2", "bert")
@@ -52,6 +59,12 @@ struct VocabData {
 
   std::string chat_template;  // tokenizer.chat_template, "" when absent
 
+  // general.name and general.architecture: llama.cpp sets the strip attributes
+  // of some models' tokens by these names (GGUF has no key for them).
+  std::string general_name;
+  std::string general_arch;
+  std::vector<uint8_t> strip;  // id -> TokenStrip bits; empty: none (filled by finalize_special_tokens)
+
   size_t size() const { return tokens.size(); }
 };
 
@@ -63,8 +76,8 @@ VocabData vocab_from_gguf(const GgufFile& gguf);
 // token: float32 score, int32 length, bytes) as a SentencePiece vocabulary.
 VocabData vocab_from_llama2c(const std::string& tokenizer_bin_path, int vocab_size);
 
-// Fills eot / eom / eog and marks control-looking tokens as control, as
-// llama.cpp does after loading. Both loaders call it; exposed for tests and
+// Fills eot / eom / eog, marks control-looking tokens as control and sets the
+// strip attributes by model name, as llama.cpp does after loading. Both loaders call it; exposed for tests and
 // for vocabularies built in memory.
 void finalize_special_tokens(VocabData& v);
 
