@@ -14,6 +14,8 @@
 #include "qinfer/model/model.h"
 #include "qinfer/quant/type_registry.h"
 #include "qinfer/runtime/generate.h"
+#include "qinfer/tokenizer/unicode.h"
+#include "qinfer/tokenizer/vocab.h"
 #include "cli_runner.h"
 #include "reference_forward.h"
 #include "test_util.h"
@@ -146,6 +148,56 @@ TEST(Create, EveryTypeLoadsAndGenerates) {
     ASSERT_FALSE(out.empty());
     for (int32_t id : out) EXPECT_TRUE(id >= 0 && id < 512);
     for (int i = 0; i < m->config.n_vocab; ++i) ASSERT_TRUE(std::isfinite(ctx.logits(0)[i]));
+  }
+}
+
+// Greedy output of a random model is text: the classifier rows of byte and
+// special tokens are zero, so a server that parses its generations as UTF-8
+// (llama-server) never fails on a benchmark model. Checked on a longer
+// generation than any row could win by chance, for both vocabularies.
+TEST(Create, GreedyOutputIsValidText) {
+  const auto dir = test::scratch_dir();
+  for (const CreateOptions& o : {small("stories260k", TypeId::Q8_0), tiny_qwen2(TypeId::F32)}) {
+    SCOPED_TRACE(o.shape.arch);
+    const auto path = (dir / (o.shape.arch + ".gguf")).string();
+    create_model(path, o);
+    auto m = load_model(path);
+    const Tokenizer& tok = *m->tokenizer;
+    std::vector<float> row(size_t(m->config.n_embd));
+    const auto valid_utf8 = [](const std::string& t) {
+      const auto d = unicode::decode_utf8(t);
+      return std::find(d.cps.begin(), d.cps.end(), 0xFFFDu) == d.cps.end();
+    };
+    int silent = 0;
+    for (int32_t id = 0; id < m->config.n_vocab; ++id) {
+      // A token whose piece is not text on its own must never be the greedy choice.
+      const std::string piece = tok.token_to_piece(id, false);
+      if (tok.vocab().types[size_t(id)] == kTokNormal && !piece.empty() && valid_utf8(piece)) continue;
+      ++silent;
+      type_info(m->output->type).to_float(m->output->row(id), row.data(), m->config.n_embd);
+      EXPECT_TRUE(std::all_of(row.begin(), row.end(), [](float x) { return x == 0.0f; }))
+          << "token " << id << " '" << tok.vocab().tokens[size_t(id)] << "'";
+    }
+    EXPECT_GE(silent, 128);  // at least the bytes 0x80..0xFF
+    ContextParams cp;
+    cp.n_ctx = 256;
+    cp.n_threads = 2;
+    Context ctx(*m, cp);
+    GenerateParams gp;
+    gp.n_predict = 200;
+    gp.sampling.temp = 0;
+    std::vector<int32_t> out;
+    generate(ctx, tok.encode("the quick brown fox", true, false), gp, [&](int32_t id) {
+      out.push_back(id);
+      return true;
+    });
+    std::string text;
+    for (int32_t id : out) {
+      EXPECT_NE(tok.vocab().types[size_t(id)], kTokByte) << id;
+      text += tok.token_to_piece(id, false);
+    }
+    EXPECT_GT(out.size(), 100u);
+    EXPECT_TRUE(valid_utf8(text)) << text;
   }
 }
 

@@ -34,6 +34,17 @@ std::string error_body_message(const std::string& body) {
   return s.empty() ? "(empty body)" : s;
 }
 
+// llama-server parses every generation with its chat output parser, also on
+// /v1/completions, and fails the request when the text is not valid UTF-8,
+// which a random-weight model's byte tokens make: say so, and what to do.
+std::string with_server_hint(std::string error) {
+  if (error.find("Failed to parse input at pos") != std::string::npos)
+    error += " (llama-server rejects generated text that is not valid UTF-8, as a random-weight model's byte tokens "
+             "make: benchmark a trained model, or a random one written by this version of qinfer create, whose "
+             "greedy output never picks byte tokens)";
+  return error;
+}
+
 }  // namespace
 
 EndpointUrl parse_endpoint_url(const std::string& url) {
@@ -90,6 +101,25 @@ httplib::Client& EndpointTarget::client(int worker) {
 }
 
 RequestTimeline EndpointTarget::run(const BenchPrompt& prompt, int worker) {
+  Attempt a = send_once(prompt, worker);
+  if (a.closed_unanswered) {
+    // The server closed the connection without answering: a kept-alive
+    // connection it had closed after its previous response (llama-server ends
+    // every stream by closing, without "Connection: close", so a request sent
+    // quickly on the same connection races the close). Nothing was processed,
+    // so the request is sent again, once, on a new connection; its timeline
+    // starts at the first send, as a client would see it.
+    const double first_send = a.timeline.send_s;
+    const std::string first_error = a.timeline.error;
+    a = send_once(prompt, worker);
+    a.timeline.send_s = first_send;
+    a.timeline.reconnects = 1;
+    if (!a.timeline.ok) a.timeline.error += " (also on a new connection; first try: " + first_error + ")";
+  }
+  return a.timeline;
+}
+
+EndpointTarget::Attempt EndpointTarget::send_once(const BenchPrompt& prompt, int worker) {
   const bool chat = !prompt.messages.empty();
   nlohmann::json body = {{"model", opt_.model},
                          {"max_tokens", prompt.max_tokens},
@@ -114,12 +144,14 @@ RequestTimeline EndpointTarget::run(const BenchPrompt& prompt, int worker) {
   req.set_header("Content-Type", "application/json");
   req.set_header("Accept", "text/event-stream");
 
-  RequestTimeline r;
+  Attempt attempt;
+  RequestTimeline& r = attempt.timeline;
   r.prompt_tokens = prompt.input_tokens;
   int status = -1;
   std::string error_body, stop_reason;
   SseLineReader sse;
   bool done = false, finished = false;
+  double last_data_s = 0;
   std::optional<int> usage_prompt, usage_completion;
   // Throws qinfer::Error for malformed SSE, non-JSON data or an error object.
   const auto consume = [&](std::string_view bytes, double t) {
@@ -135,10 +167,12 @@ RequestTimeline EndpointTarget::run(const BenchPrompt& prompt, int worker) {
   };
   req.response_handler = [&](const httplib::Response& res) {
     status = res.status;
+    last_data_s = now_s();
     return true;
   };
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
     const double t = now_s();
+    last_data_s = t;
     if (status != 200) {
       if (error_body.size() < 4096) error_body.append(data, std::min<size_t>(n, 4096));
       return true;
@@ -161,7 +195,12 @@ RequestTimeline EndpointTarget::run(const BenchPrompt& prompt, int worker) {
   httplib::Error err = httplib::Error::Success;
   r.send_s = now_s();
   const bool sent = cli.send(req, res, err);
+  const double end_s = now_s();
   const std::string where = opt_.url + req.path;
+  // httplib reports a closed connection and a read timeout alike (Error::Read):
+  // the clock tells them apart.
+  const bool waited_out = end_s - (status < 0 ? r.send_s : last_data_s) >= opt_.timeout_s * 0.99;
+  const auto ms = [](double s) { return fmt_s(std::round(s * 1e4) / 10) + " ms"; };
 
   if (!stop_reason.empty()) {
     r.error = stop_reason;
@@ -174,10 +213,19 @@ RequestTimeline EndpointTarget::run(const BenchPrompt& prompt, int worker) {
         r.error = "cannot connect to " + opt_.url + ": no answer within " + fmt_s(std::min(opt_.timeout_s, 10.0)) + " s";
         break;
       case httplib::Error::Read:
-        r.error = status < 0 ? "no response from " + where + " within " + fmt_s(opt_.timeout_s) + " s"
-                  : r.chunk_s.empty() ? "read from " + where + " failed or stalled for " + fmt_s(opt_.timeout_s) + " s"
-                                      : "stream from " + where + " stalled for " + fmt_s(opt_.timeout_s) +
-                                            " s after " + std::to_string(r.chunk_s.size()) + " chunks";
+      case httplib::Error::Write:
+        if (status < 0 && !waited_out) {
+          attempt.closed_unanswered = true;
+          r.error = where + ": the server closed the connection without a response (after " + ms(end_s - r.send_s) + ")";
+        } else if (status < 0) {
+          r.error = "no response from " + where + " within " + fmt_s(opt_.timeout_s) + " s";
+        } else if (waited_out) {
+          r.error = "stream from " + where + " stalled for " + fmt_s(opt_.timeout_s) + " s after " +
+                    std::to_string(r.chunk_s.size()) + " chunks";
+        } else {
+          r.error = "stream from " + where + ": the server closed the connection after " +
+                    std::to_string(r.chunk_s.size()) + " chunks, before [DONE] or a finish_reason";
+        }
         break;
       default:
         r.error = where + ": " + httplib::to_string(err);
@@ -195,11 +243,14 @@ RequestTimeline EndpointTarget::run(const BenchPrompt& prompt, int worker) {
     else if (r.error.empty() && !done && !finished)
       r.error = "stream from " + where + " ended before [DONE] or a finish_reason (truncated)";
   }
-  if (!r.error.empty()) return r;
+  if (!r.error.empty()) {
+    r.error = with_server_hint(r.error);
+    return attempt;
+  }
   r.ok = true;
   r.output_tokens = usage_completion ? *usage_completion : int(r.chunk_s.size());
   if (usage_prompt) r.prompt_tokens = *usage_prompt;
-  return r;
+  return attempt;
 }
 
 }  // namespace qinfer::bench

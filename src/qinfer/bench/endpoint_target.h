@@ -44,6 +44,11 @@ class EndpointTarget final : public BenchTarget {
   std::string describe() const override { return opt_.url; }
 
  private:
+  struct Attempt {
+    RequestTimeline timeline;
+    bool closed_unanswered = false;  // connection closed before any response: safe to send again
+  };
+  Attempt send_once(const BenchPrompt& prompt, int worker);
   httplib::Client& client(int worker);
 
   EndpointOptions opt_;

@@ -185,6 +185,7 @@ void print_summary(std::FILE* out, const ServeResult& r) {
   std::fprintf(out, "%-40s %-10s\n", "Request rate configured (RPS):", rate_str(r.request_rate).c_str());
   row_i("Successful requests:", m.completed);
   row_i("Failed requests:", m.failed);
+  if (m.reconnects > 0) row_i("Re-sent on a new connection:", m.reconnects);
   row_f("Benchmark duration (s):", m.duration_s);
   row_i("Total input tokens:", m.total_input_tokens);
   row_i("Total generated tokens:", m.total_output_tokens);

@@ -54,6 +54,7 @@ ServeSummary summarize(const std::vector<RequestTimeline>& requests, double dura
   s.duration_s = duration_s;
   std::vector<double> ttft, tpot, itl, e2el;
   for (const RequestTimeline& r : requests) {
+    s.reconnects += r.reconnects;
     if (!r.ok || r.chunk_s.empty()) {
       ++s.failed;
       const std::string e = r.ok ? "no output chunk" : r.error;
@@ -92,7 +93,8 @@ nlohmann::json ServeSummary::to_json() const {
                       {"request_throughput", request_throughput},
                       {"output_throughput", output_throughput},
                       {"total_token_throughput", total_token_throughput},
-                      {"errors", errors}};
+                      {"errors", errors},
+                      {"reconnects", reconnects}};
   const std::pair<const char*, const Distribution*> metrics[] = {
       {"ttft", &ttft_ms}, {"tpot", &tpot_ms}, {"itl", &itl_ms}, {"e2el", &e2el_ms}};
   for (const auto& [name, d] : metrics) {

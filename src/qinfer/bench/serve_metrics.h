@@ -27,6 +27,7 @@ struct RequestTimeline {
   int output_tokens = 0;  // the server's usage.completion_tokens when sent, else one per chunk
   bool ok = false;        // false: failed (error says why); never counted in the metrics
   std::string error;
+  int reconnects = 0;     // sent again on a new connection the server had closed unanswered
 };
 
 struct RequestMetrics {
@@ -61,6 +62,7 @@ struct ServeSummary {
   double total_token_throughput = 0;  // (input + output tokens) / duration
   Distribution ttft_ms, tpot_ms, itl_ms, e2el_ms;
   std::vector<std::string> errors;  // distinct failure messages, first few
+  int reconnects = 0;               // requests sent again on a new connection (see RequestTimeline)
 
   nlohmann::json to_json() const;
 };

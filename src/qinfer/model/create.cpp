@@ -252,7 +252,18 @@ struct TensorPlan {
   TypeId type;
   Init init;
   float stddev;
+  bool classifier = false;  // rows of tokens that are not text are zero (see text_token)
 };
+
+// Whether a token of the synthetic vocabulary is text: letter pieces are,
+// specials and byte tokens are not. The classifier's rows of the others are
+// zero, so greedy decoding (max of thousands of random logits, far above 0)
+// never picks them: a random model's output is valid UTF-8, which servers
+// that parse what they generate (llama-server) require.
+bool text_token(const ModelShape& s, int64_t id) {
+  if (find_arch(s.arch)->qkv_bias) return id >= 256 && id < s.n_vocab - 3;  // BPE: bytes first, specials last
+  return id >= kSpmFixed;                                                    // SPM: specials and bytes first
+}
 
 std::vector<TensorPlan> plan_tensors(const ModelShape& s, TypeId type, int* n_fallback) {
   const ArchInfo& arch = *find_arch(s.arch);
@@ -277,6 +288,7 @@ std::vector<TensorPlan> plan_tensors(const ModelShape& s, TypeId type, int* n_fa
   // A shared classifier reads token_embd too: scale it as a matrix of fan-in
   // n_embd so logits have unit scale either way.
   matrix(names::token_embd, s.n_embd, s.n_vocab, s.tie_embeddings ? fan_in(s.n_embd) : 1.0f);
+  out.back().classifier = s.tie_embeddings;
   for (int il = 0; il < s.n_layer; ++il) {
     vec(names::layer(il, "attn_norm"), s.n_embd, Init::Ones, 0);
     matrix(names::layer(il, "attn_q"), s.n_embd, q_dim, fan_in(s.n_embd));
@@ -292,7 +304,10 @@ std::vector<TensorPlan> plan_tensors(const ModelShape& s, TypeId type, int* n_fa
     matrix(names::layer(il, "ffn_down"), s.n_ff, s.n_embd, fan_in(s.n_ff));
   }
   vec(names::output_norm, s.n_embd, Init::Ones, 0);
-  if (!s.tie_embeddings) matrix(names::output, s.n_embd, s.n_vocab, fan_in(s.n_embd));
+  if (!s.tie_embeddings) {
+    matrix(names::output, s.n_embd, s.n_vocab, fan_in(s.n_embd));
+    out.back().classifier = true;
+  }
   return out;
 }
 
@@ -363,6 +378,8 @@ CreateStats create_model(const std::string& path, const CreateOptions& o) {
           for (int64_t r = a; r < b; ++r) {
             if (t.init == Init::Ones)
               std::fill(row.begin(), row.end(), 1.0f);
+            else if (t.classifier && !text_token(o.shape, r0 + r))
+              std::fill(row.begin(), row.end(), 0.0f);
             else
               fill_normal(row.data(), cols, t.stddev, row_key(o.seed, k, uint64_t(r0 + r)));
             tt.from_float(row.data(), buf.data() + size_t(r) * row_bytes, cols);

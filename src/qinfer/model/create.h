@@ -14,7 +14,9 @@
 // not a multiple of the type's block fall back to F16, as llama-quantize does.
 // The tokenizer is synthetic but complete: an SPM vocabulary (<unk> <s> </s>,
 // 256 byte tokens, then letter pieces) for llama, a GPT-2 byte-level BPE
-// vocabulary with merges for qwen2.
+// vocabulary with merges for qwen2. The classifier rows of byte and special
+// tokens are zero, so greedy output is letter pieces only: valid UTF-8, which
+// servers that parse their output (llama-server) require of a benchmark model.
 #pragma once
 #include <cstdint>
 #include <functional>
