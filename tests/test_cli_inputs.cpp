@@ -13,6 +13,7 @@
 #include "cli_runner.h"
 #include "qinfer/formats/gguf.h"
 #include "qinfer/formats/gguf_writer.h"
+#include "vocab_vectors.h"
 
 using namespace qinfer;
 using namespace qinfer::test;
@@ -28,20 +29,6 @@ std::string shell_quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
-}
-
-// llama.cpp's .inp format: inputs separated by "\n__ggml_vocab_test__\n".
-std::vector<std::string> split_inputs(const std::string& raw) {
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < raw.size()) {
-    const size_t next = raw.find(sep, pos);
-    out.push_back(raw.substr(pos, next == std::string::npos ? std::string::npos : next - pos));
-    if (next == std::string::npos) break;
-    pos = next + sep.size();
-  }
-  return out;
 }
 
 std::string trim_ids(std::string s) {
@@ -89,12 +76,7 @@ TEST_P(TokenizeVocabOnly, CliMatchesLlamaCppVectors) {
   const std::string base = "vocab/ggml-vocab-" + GetParam() + ".gguf";
   QINFER_REQUIRE_DATA(base);
   QINFER_REQUIRE_DATA(base + ".inp");
-  const auto inputs = split_inputs(slurp(data_path(base + ".inp")));
-  std::vector<std::string> outputs;
-  {
-    std::istringstream is(slurp(data_path(base + ".out")));
-    for (std::string line; std::getline(is, line);) outputs.push_back(line);
-  }
+  const auto [inputs, outputs] = read_vocab_vectors(base);
   ASSERT_EQ(inputs.size(), outputs.size());
   const fs::path dir = scratch_dir();
   int failures = 0;
@@ -110,14 +92,7 @@ TEST_P(TokenizeVocabOnly, CliMatchesLlamaCppVectors) {
   EXPECT_EQ(failures, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(LlamaCpp, TokenizeVocabOnly,
-                         ::testing::Values("llama-spm", "gpt-2", "falcon", "deepseek-llm", "starcoder", "mpt",
-                                           "bert-bge"),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string n = info.param;
-                           for (char& c : n) if (c == '-') c = '_';
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(LlamaCpp, TokenizeVocabOnly, ::testing::ValuesIn(kVocabsWithVectors), vocab_param_name);
 
 // Whatever the architecture (baichuan, gpt-neox, ... which the engine does
 // not run): tokens and pieces come out, and BOS/EOS as the vocabulary says.

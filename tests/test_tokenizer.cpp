@@ -16,6 +16,7 @@
 #include "qinfer/tokenizer/unicode.h"
 #include "qinfer/tokenizer/vocab.h"
 #include "test_util.h"
+#include "vocab_vectors.h"
 
 using namespace qinfer;
 
@@ -40,23 +41,6 @@ std::string ids_str(const std::vector<int32_t>& ids) {
     s.append(std::to_string(id));
   }
   return s;
-}
-
-// Splits llama.cpp's .inp file as test-tokenizer-0 does.
-std::vector<std::string> split_inputs(const std::string& raw) {
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < raw.size()) {
-    const size_t next = raw.find(sep, pos);
-    if (next == std::string::npos) {
-      out.push_back(raw.substr(pos));
-      break;
-    }
-    out.push_back(raw.substr(pos, next - pos));
-    pos = next + sep.size();
-  }
-  return out;
 }
 
 std::vector<int32_t> parse_ids(const std::string& line) {
@@ -150,12 +134,7 @@ TEST_P(VocabVectors, MatchLlamaCpp) {
   QINFER_REQUIRE_DATA(base + ".inp");
   QINFER_REQUIRE_DATA(base + ".out");
   const Tokenizer tok = load_gguf_tokenizer(base);
-  const auto inputs = split_inputs(read_file(test::data_path(base + ".inp")));
-  std::vector<std::string> outputs;
-  {
-    std::istringstream is(read_file(test::data_path(base + ".out")));
-    for (std::string line; std::getline(is, line);) outputs.push_back(line);
-  }
+  const auto [inputs, outputs] = test::read_vocab_vectors(base);
   ASSERT_EQ(inputs.size(), outputs.size());
   ASSERT_GT(inputs.size(), 10u);
   int failures = 0;
@@ -170,14 +149,8 @@ TEST_P(VocabVectors, MatchLlamaCpp) {
   EXPECT_EQ(failures, 0) << "of " << inputs.size() << " inputs";
 }
 
-INSTANTIATE_TEST_SUITE_P(LlamaCpp, VocabVectors,
-                         ::testing::Values("llama-spm", "gpt-2", "falcon", "deepseek-llm", "starcoder", "mpt",
-                                           "bert-bge"),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string n = info.param;
-                           for (char& c : n) if (c == '-') c = '_';
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(LlamaCpp, VocabVectors, ::testing::ValuesIn(test::kVocabsWithVectors),
+                         test::vocab_param_name);
 
 // --- stories260K: GGUF vocab vs llama2.c tok512.bin --------------------------
 
