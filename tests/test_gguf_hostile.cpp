@@ -402,10 +402,11 @@ TEST(GgufHostile, BadAlignment) {
       {12u, "is not a power of two"},           {48u, "is not a power of two"},
       {1u << 21, "is too large (at most 1048576)"}, {1u << 31, "is too large (at most 1048576)"},
       {0xffffffffu, "is too large (at most 1048576)"}};
-  for (const auto& [a, why] : cases) {
+  for (const auto& c : cases) {  // not a structured binding: clang 14 cannot capture one
     Bytes t;
-    t.header(0, 1).kv_u32("general.alignment", a);
-    EXPECT_REJECTS(t, "general.alignment " + std::to_string(a) + " " + why);
+    t.header(0, 1).kv_u32("general.alignment", c.first);
+    const std::string needle = "general.alignment " + std::to_string(c.first) + " " + c.second;
+    EXPECT_REJECTS(t, needle);
   }
   Bytes big;  // uint64 above 2^63
   big.header(0, 1).str("general.alignment").u32(uint32_t(GgufType::UINT64)).u64(~uint64_t(0));
