@@ -1,3 +1,6 @@
+// bench/ (this folder) holds Google Benchmark programs; `qinfer bench` and its
+// library are src/qinfer/bench.
+//
 // Google Benchmark of the CPU kernels per weight type and ISA at TinyLlama row
 // lengths (2048 = hidden size, 5632 = FFN size). Reports weight bytes/s.
 //   qinfer_bench_kernels --benchmark_filter='vec_dot/q4_0' --benchmark_min_time=0.1s
@@ -16,9 +19,15 @@ using kernels::Isa;
 
 namespace {
 
-const TypeId kTypes[] = {TypeId::F32,  TypeId::F16,  TypeId::BF16, TypeId::Q4_0, TypeId::Q4_1,
-                         TypeId::Q5_0, TypeId::Q5_1, TypeId::Q8_0, TypeId::Q2_K, TypeId::Q3_K,
-                         TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::IQ4_NL};
+// Every registered weight type with a kernel: a new type is benchmarked as soon as it has one.
+std::vector<TypeId> weight_types() {
+  std::vector<TypeId> out;
+  size_t n = 0;
+  const TypeInfo* const* all = all_types(&n);
+  for (size_t i = 0; i < n; ++i)
+    if (kernels::has_kernel(all[i]->id)) out.push_back(all[i]->id);
+  return out;
+}
 
 std::vector<float> randn(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -101,7 +110,7 @@ void bm_matmul_dram(benchmark::State& st, TypeId t, Isa isa, int64_t n) {
 
 int main(int argc, char** argv) {
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
-    for (TypeId t : kTypes)
+    for (TypeId t : weight_types())
       for (int64_t n : {2048, 5632}) {
         const std::string tag = std::string(type_info(t).name) + "/" + kernels::isa_name(isa) + "/n=" + std::to_string(n);
         benchmark::RegisterBenchmark(("vec_dot/" + tag).c_str(), bm_vec_dot, t, isa, n);

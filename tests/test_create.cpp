@@ -41,7 +41,7 @@ CreateOptions tiny_qwen2(TypeId type) {
   o.shape.n_head_kv = 2;
   o.shape.n_ff = 96;
   o.shape.n_vocab = 1000;
-  o.shape.n_ctx = 256;
+  o.shape.n_ctx_train = 256;
   return o;
 }
 
@@ -72,14 +72,14 @@ double rel_rms(const std::vector<float>& a, const std::vector<float>& b) {
 
 TEST(Create, PresetsAreValidAndNamed) {
   ASSERT_GE(model_presets().size(), 4u);
-  for (const ModelShape& s : model_presets()) EXPECT_NO_THROW(validate_shape(s)) << s.name;
-  const ModelShape* tl = find_preset("tinyllama-1.1b");
+  for (const ModelConfig& s : model_presets()) EXPECT_NO_THROW(validate_shape(s)) << s.name;
+  const ModelConfig* tl = find_preset("tinyllama-1.1b");
   ASSERT_NE(tl, nullptr);
   EXPECT_EQ(tl->n_embd, 2048);
   EXPECT_EQ(tl->n_ff, 5632);
   EXPECT_EQ(tl->n_layer, 22);
   EXPECT_EQ(tl->n_head_kv, 4);
-  const ModelShape* qw = find_preset("qwen2-0.5b");
+  const ModelConfig* qw = find_preset("qwen2-0.5b");
   ASSERT_NE(qw, nullptr);
   EXPECT_EQ(qw->arch, "qwen2");
   EXPECT_EQ(qw->n_vocab, 151936);

@@ -14,7 +14,7 @@
 #include "qinfer/core/error.h"
 #include "qinfer/core/fp16.h"
 #include "qinfer/formats/gguf.h"
-#include "qinfer/quant/imatrix_file.h"
+#include "qinfer/quantize/imatrix_file.h"
 #include "qinfer/quant/iq4_nl.h"
 #include "qinfer/quant/q2_k.h"
 #include "qinfer/quant/q3_k.h"

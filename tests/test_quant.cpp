@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -81,13 +82,25 @@ TEST(QuantRegistry, EveryRowIsConsistent) {
     EXPECT_NE(info->from_float, nullptr);
     EXPECT_EQ(find_type(std::string_view(e.name)), info);
   }
-  // Walk the whole id space: every registered id maps back to its own row.
-  for (uint32_t raw = 0; raw < kTypeIdLimit; ++raw) {
-    const TypeInfo* info = find_type(raw);
-    if (info) {
-      EXPECT_EQ(uint32_t(info->id), raw);
-    }
+  // Every registered row is what its id and its name find: two rows with one
+  // id or one name would shadow each other here.
+  size_t n_types = 0;
+  const TypeInfo* const* all = all_types(&n_types);
+  std::set<uint32_t> ids;
+  std::set<std::string> names;
+  for (size_t i = 0; i < n_types; ++i) {
+    const TypeInfo* info = all[i];
+    EXPECT_LT(uint32_t(info->id), kTypeIdLimit) << info->name;
+    EXPECT_TRUE(ids.insert(uint32_t(info->id)).second) << "id " << uint32_t(info->id) << " registered twice";
+    EXPECT_TRUE(names.insert(info->name).second) << info->name << " registered twice";
+    EXPECT_EQ(find_type(info->id), info) << info->name;
+    EXPECT_EQ(find_type(std::string_view(info->name)), info) << info->name;
+    EXPECT_GT(info->block_size, 0) << info->name;
+    EXPECT_GT(info->type_size, 0u) << info->name;
+    EXPECT_NE(info->to_float, nullptr) << info->name;
+    if (info->quantize) EXPECT_TRUE(info->quantized || info->from_float) << info->name;
   }
+  EXPECT_EQ(find_type(uint32_t(kTypeIdLimit)), nullptr);
   EXPECT_EQ(row_size(TypeId::Q4_0, 64), 36u);
   EXPECT_THROW(row_size(TypeId::Q4_0, 33), Error);
 }
@@ -108,16 +121,6 @@ TEST(QuantNonFinite, DetectsNaNAndInf) {
   x[99] = std::numeric_limits<float>::max();  // huge but finite
   x[3] = std::numeric_limits<float>::denorm_min();
   EXPECT_FALSE(row_has_nonfinite(x.data(), int64_t(x.size())));
-}
-
-TEST(QuantNonFinite, ReferenceQuantizersAreDefinedOnNaN) {
-  // Callers must reject such rows; the quantizers themselves must still not
-  // invoke undefined behaviour (UBSan builds check this) or crash.
-  std::vector<float> x(64, 0.5f);
-  x[5] = std::numeric_limits<float>::quiet_NaN();
-  x[40] = std::numeric_limits<float>::infinity();
-  for (TypeId t : kLegacy) (void)quantize(t, x);
-  (void)quantize(TypeId::Q8_1, x);
 }
 
 // ---------------------------------------------------------------------------

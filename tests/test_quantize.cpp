@@ -14,7 +14,7 @@
 #include "qinfer/formats/gguf.h"
 #include "qinfer/formats/gguf_writer.h"
 #include "qinfer/model/model.h"
-#include "qinfer/quant/imatrix_file.h"
+#include "qinfer/quantize/imatrix_file.h"
 #include "qinfer/quant/type_registry.h"
 #include "qinfer/quantize/imatrix.h"
 #include "qinfer/quantize/quantize_model.h"

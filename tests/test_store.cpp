@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -118,7 +119,7 @@ TEST(ResultStore, InvalidRunsAreRejectedWithoutPartialWrites) {
   EXPECT_EQ(db.count(), 0);
 }
 
-TEST(ResultStore, SchemaIdentityAndWal) {
+TEST(ResultStore, SchemaIdentityAndJournal) {
   const auto dir = test::scratch_dir();
   const auto path = (dir / "r.db").string();
   { ResultStore db(path); }
@@ -134,7 +135,7 @@ TEST(ResultStore, SchemaIdentityAndWal) {
   };
   EXPECT_EQ(pragma("PRAGMA user_version"), std::to_string(ResultStore::kSchemaVersion));
   EXPECT_EQ(pragma("PRAGMA application_id"), std::to_string(ResultStore::kApplicationId));
-  EXPECT_EQ(pragma("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(pragma("PRAGMA journal_mode"), "delete");  // readers need no -shm/-wal files
   // A newer schema than ours is refused, not downgraded.
   sqlite3_exec(raw, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
   sqlite3_close(raw);
@@ -203,6 +204,82 @@ TEST(ResultStore, EmptyFilesBecomeStoresAndReadOnlyCannotWrite) {
   ResultStore ro(path.string(), ResultStore::Mode::ReadOnly);
   EXPECT_THROW(ro.record_run(sample_run("x", 1)), InputError);
   EXPECT_EQ(ro.count(), 0);
+}
+
+std::vector<std::string> listing(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// qinfer 0.1 left stores in WAL mode; reading one creates nothing beside it,
+// and the next write converts it.
+TEST(ResultStore, ReadingAWalModeStoreCreatesNoFiles) {
+  const auto dir = test::scratch_dir();
+  const auto path = (dir / "r.db").string();
+  {
+    ResultStore db(path);
+    db.record_run(sample_run("a", 1));
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  sqlite3_exec(raw, "PRAGMA journal_mode = WAL", nullptr, nullptr, nullptr);
+  sqlite3_close(raw);
+  ASSERT_EQ(listing(dir), std::vector<std::string>{"r.db"});
+  const std::string before = slurp(path);
+  {
+    ResultStore ro(path, ResultStore::Mode::ReadOnly);
+    EXPECT_EQ(ro.count(), 1);
+    EXPECT_EQ(ro.list().at(0).label, "a");
+    EXPECT_EQ(listing(dir), std::vector<std::string>{"r.db"}) << "side files while reading";
+  }
+  EXPECT_EQ(listing(dir), std::vector<std::string>{"r.db"});
+  EXPECT_EQ(slurp(path), before);
+  {
+    ResultStore rw(path);
+    rw.record_run(sample_run("b", 2));
+  }
+  EXPECT_EQ(listing(dir), std::vector<std::string>{"r.db"});
+  ResultStore ro(path, ResultStore::Mode::ReadOnly);
+  EXPECT_EQ(ro.count(), 2);
+}
+
+// A foreign WAL-mode database is refused without SQLite creating -shm/-wal beside it.
+TEST(ResultStore, ForeignWalDatabaseGetsNoSideFiles) {
+  const auto dir = test::scratch_dir();
+  const auto other = (dir / "other.db").string();
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(other.c_str(), &raw), SQLITE_OK);
+  sqlite3_exec(raw, "PRAGMA application_id = 1234; PRAGMA journal_mode = WAL; CREATE TABLE t(x);", nullptr, nullptr,
+               nullptr);
+  sqlite3_close(raw);
+  ASSERT_EQ(listing(dir), std::vector<std::string>{"other.db"});
+  for (auto mode : {ResultStore::Mode::ReadOnly, ResultStore::Mode::ReadWrite}) {
+    try {
+      ResultStore db(other, mode);
+      FAIL() << "opened a foreign database";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("another application"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(listing(dir), std::vector<std::string>{"other.db"});
+  }
+}
+
+// An empty file is not a store to read: the message says so, not "schema version 0".
+TEST(ResultStore, EmptyFileReadOnlyIsAClearError) {
+  const auto dir = test::scratch_dir();
+  const auto path = (dir / "empty.db").string();
+  spit(path, "");
+  try {
+    ResultStore db(path, ResultStore::Mode::ReadOnly);
+    FAIL() << "opened an empty file";
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("an empty file, not a results store yet"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("schema version"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(listing(dir), std::vector<std::string>{"empty.db"});
 }
 
 TEST(ResultStore, FileHashIsCachedByPathSizeAndMtime) {

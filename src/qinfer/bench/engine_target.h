@@ -19,7 +19,7 @@
 namespace qinfer::bench {
 
 struct EngineTargetOptions {
-  int threads = 0;  // per Context; 0: all hardware threads
+  int threads = 0;  // per Context; resolve_thread_count (core/threads.h)
   int slots = 1;    // Contexts, i.e. requests in flight at once
   int n_ctx = 0;    // per Context; 0: the model's default
   bool ignore_eos = true;
@@ -35,7 +35,7 @@ class EngineTarget final : public BenchTarget {
   std::string describe() const override;
 
   size_t kv_cache_bytes() const;  // all slots together
-  int threads() const { return opt_.threads; }
+  int threads() const { return ctxs_.empty() ? 0 : ctxs_.front()->n_threads(); }  // as resolved
 
  private:
   std::vector<int32_t> tokenize(const BenchPrompt& p) const;

@@ -4,24 +4,16 @@
 #include <cmath>
 #include <random>
 
+#include "qinfer/core/error.h"
+#include "qinfer/core/peak_rss.h"
+#include "qinfer/core/stats.h"
 #include "qinfer/runtime/context.h"
 
 namespace qinfer {
 
-double ThroughputResult::mean() const {
-  if (samples_tps.empty()) return 0;
-  double s = 0;
-  for (double v : samples_tps) s += v;
-  return s / double(samples_tps.size());
-}
+double ThroughputResult::mean() const { return qinfer::mean(samples_tps); }
 
-double ThroughputResult::stddev() const {
-  if (samples_tps.size() < 2) return 0;
-  const double m = mean();
-  double s = 0;
-  for (double v : samples_tps) s += (v - m) * (v - m);
-  return std::sqrt(s / double(samples_tps.size() - 1));
-}
+double ThroughputResult::stddev() const { return sample_stddev(samples_tps); }
 
 namespace {
 
@@ -52,15 +44,22 @@ double run_once(Context& ctx, const ThroughputTest& t, std::mt19937& rng) {
 
 ThroughputResult run_throughput_test(const Model& model, const ThroughputTest& test, int reps, int n_batch) {
   ContextParams cp;
-  cp.n_ctx = std::max(test.n_prompt + test.n_gen, 16);
+  const int needed = test.n_prompt + test.n_gen;
+  if (test.n_ctx > 0 && test.n_ctx < needed)
+    throw InputError("test " + test.name + " needs a context of " + std::to_string(needed) + " tokens; -c is " +
+                     std::to_string(test.n_ctx));
+  cp.n_ctx = test.n_ctx > 0 ? test.n_ctx : std::max(needed, 16);
   cp.n_batch = n_batch;
   cp.n_threads = test.threads;
   Context ctx(model, cp);
   std::mt19937 rng(1234);
   ThroughputResult r;
   r.test = test;
+  r.threads = ctx.n_threads();
+  r.kv_cache_bytes = int64_t(ctx.kv_cache_bytes());
   run_once(ctx, test, rng);  // warm-up: page in the weights, spin up threads
   for (int i = 0; i < reps; ++i) r.samples_tps.push_back(run_once(ctx, test, rng));
+  r.peak_rss_bytes = peak_rss_bytes();
   return r;
 }
 

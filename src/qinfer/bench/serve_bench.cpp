@@ -1,10 +1,11 @@
 #include "qinfer/bench/serve_bench.h"
 
 #include <cmath>
-#include <fstream>
 #include <sstream>
 
 #include "qinfer/core/error.h"
+#include "qinfer/core/format.h"
+#include "qinfer/core/stats.h"
 
 namespace qinfer::bench {
 
@@ -17,36 +18,7 @@ std::string rate_str(double rate) {
   return s.str();
 }
 
-double mean_of(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return v.empty() ? 0 : s / double(v.size());
-}
-
-double stddev_of(const std::vector<double>& v) {  // sample std-dev, as llama-bench reports repetitions
-  if (v.size() < 2) return 0;
-  const double m = mean_of(v);
-  double s = 0;
-  for (double x : v) s += (x - m) * (x - m);
-  return std::sqrt(s / double(v.size() - 1));
-}
-
-// CSV field: quoted when it holds a comma, quote or newline.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
 }  // namespace
-
-int64_t peak_rss_bytes() {
-  std::ifstream f("/proc/self/status");
-  for (std::string line; std::getline(f, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "VmHWM:  1234 kB"
-  return -1;
-}
 
 nlohmann::json ServeResult::to_json() const {
   nlohmann::json j = {{"backend", backend},
@@ -217,8 +189,8 @@ void print_sweep_table(std::FILE* out, const std::vector<ServeResult>& results) 
     const std::string c = r.concurrency > 0 ? std::to_string(r.concurrency) : "inf";
     char buf[64];
     if (r.rep_output_throughput.size() > 1)
-      std::snprintf(buf, sizeof buf, "%.2f ± %.2f", mean_of(r.rep_output_throughput),
-                    stddev_of(r.rep_output_throughput));
+      std::snprintf(buf, sizeof buf, "%.2f ± %.2f", mean(r.rep_output_throughput),
+                    sample_stddev(r.rep_output_throughput));  // ± over repetitions, as llama-bench
     else
       std::snprintf(buf, sizeof buf, "%.2f", m.output_throughput);
     std::fprintf(out, "| %s | %d | %d | %.2f | %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", c.c_str(), m.completed,

@@ -50,9 +50,6 @@ struct ServeResult {
   std::string csv_row() const;
 };
 
-// Peak resident set size of this process (VmHWM), -1 when unavailable.
-int64_t peak_rss_bytes();
-
 // Called with a one-line status while requests complete.
 using StatusLine = std::function<void(const std::string&)>;
 

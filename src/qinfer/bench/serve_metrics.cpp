@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "qinfer/core/error.h"
+#include "qinfer/core/stats.h"
 
 namespace qinfer::bench {
 
@@ -21,31 +22,18 @@ RequestMetrics request_metrics(const RequestTimeline& r) {
   return m;
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  // numpy "linear": virtual index (n - 1) * p / 100 between the two neighbours.
-  const double h = double(v.size() - 1) * p / 100.0;
-  const size_t lo = size_t(std::floor(h));
-  if (lo + 1 >= v.size()) return v.back();
-  return v[lo] + (h - double(lo)) * (v[lo + 1] - v[lo]);
-}
-
 Distribution describe(const std::vector<double>& v, double scale) {
   Distribution d;
   d.count = v.size();
   if (v.empty()) return d;
   std::vector<double> s(v.size());
   for (size_t i = 0; i < v.size(); ++i) s[i] = v[i] * scale;
-  double sum = 0;
-  for (double x : s) sum += x;
-  d.mean = sum / double(s.size());
-  double ss = 0;
-  for (double x : s) ss += (x - d.mean) * (x - d.mean);
-  d.std = std::sqrt(ss / double(s.size()));  // np.std: ddof = 0
-  d.median = percentile(s, 50);
-  d.p90 = percentile(s, 90);
-  d.p99 = percentile(s, 99);
+  d.mean = mean(s);
+  d.std = population_stddev(s);  // np.std: ddof = 0
+  std::sort(s.begin(), s.end());
+  d.median = percentile_of_sorted(s, 50);
+  d.p90 = percentile_of_sorted(s, 90);
+  d.p99 = percentile_of_sorted(s, 99);
   return d;
 }
 

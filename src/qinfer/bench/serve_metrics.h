@@ -9,8 +9,8 @@
 //   TPOT  = (E2EL − TTFT) / (output_tokens − 1), only for output_tokens > 1
 //
 // Aggregates: mean, median, population std (numpy's np.std), p90, p99 with
-// numpy's default linear interpolation; an empty list gives zeros, as vLLM's
-// `np.mean(x or 0)`. Throughputs divide by the run's wall-clock duration.
+// numpy's default linear interpolation (core/stats.h); an empty list gives
+// zeros, as vLLM's `np.mean(x or 0)`. Throughputs divide by the run's wall-clock duration.
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -40,9 +40,6 @@ struct RequestMetrics {
 
 // Throws qinfer::Error for a request that is not ok or has no chunk.
 RequestMetrics request_metrics(const RequestTimeline& r);
-
-// numpy.percentile(v, p) with the default method ("linear"); 0 for empty v.
-double percentile(std::vector<double> v, double p);
 
 struct Distribution {
   double mean = 0, median = 0, std = 0, p90 = 0, p99 = 0;

@@ -10,9 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <map>
+#include <cctype>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -24,8 +23,11 @@
 #include "qinfer/cli/flags.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/cli/run_records.h"
-#include "qinfer/core/cpu_info.h"
+#include "qinfer/core/atomic_file.h"
 #include "qinfer/core/error.h"
+#include "qinfer/core/format.h"
+#include "qinfer/core/peak_rss.h"
+#include "qinfer/core/threads.h"
 #include "qinfer/kernels/kernels.h"
 
 namespace qinfer::cli {
@@ -39,7 +41,9 @@ struct BenchArgs {
   std::vector<int> threads;
   int reps = 5;
   int n_batch = 512;
+  int n_ctx = 0;
   std::string json_path;
+  std::string output_path;  // -o: JSON, or CSV when it ends in .csv
   // Serving mode.
   std::string endpoint;
   std::vector<int> concurrency;
@@ -66,15 +70,9 @@ void check_device(const std::string& device) {
     throw InputError("--device " + device + ": this build of qinfer runs on the CPU only (available: cpu)");
 }
 
-// "llama 1.1B Q4_0": architecture, size class and the most common matrix type.
+// "llama 1.1B Q4_0": architecture, size class and the dominant type.
 std::string describe(const Model& m) {
-  std::map<std::string, int64_t> by_type;
-  for (const Tensor& t : m.tensors)
-    if (t.n_dims >= 2) by_type[type_info(t.type).name] += t.n_elements();
-  std::string main_type = "?";
-  int64_t best = -1;
-  for (const auto& [name, n] : by_type)
-    if (n > best) best = n, main_type = name;
+  std::string main_type = type_info(dominant_type(m)).name;
   for (char& c : main_type) c = char(std::toupper(static_cast<unsigned char>(c)));
   char size[32];
   const double p = double(m.n_params());
@@ -82,6 +80,30 @@ std::string describe(const Model& m) {
   else if (p >= 1e6) std::snprintf(size, sizeof size, "%.0fM", p / 1e6);
   else std::snprintf(size, sizeof size, "%.0fK", p / 1e3);
   return m.config.arch + " " + size + " " + main_type;
+}
+
+bool is_csv(const std::string& path) { return path.size() >= 4 && path.compare(path.size() - 4, 4, ".csv") == 0; }
+
+// pp/tg rows as CSV: one line per test, the JSON's scalar fields as columns.
+std::string rows_csv(const nlohmann::json& rows) {
+  std::string out;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::string header, line;
+    for (const auto& [key, value] : rows[i].items()) {
+      if (value.is_structured()) continue;  // samples_ts
+      header += (header.empty() ? "" : ",") + key;
+      line += (line.empty() ? "" : ",") + csv_field(value.is_string() ? value.get<std::string>() : value.dump());
+    }
+    if (i == 0) out += header + "\n";
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string results_json(const std::vector<bench::ServeResult>& results) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const bench::ServeResult& r : results) out.push_back(r.to_json());
+  return out.dump(2) + "\n";
 }
 
 // The configuration name runs are stored under: --label, else the model file's stem.
@@ -95,13 +117,13 @@ void bench(const BenchArgs& a) {
   const std::unique_ptr<ResultStore> store = open_results_store(a.store);
   auto model = load_model_from_args(a.model);
   std::vector<int> threads = a.threads;
-  if (threads.empty()) threads.push_back(detect_cpu().physical_cores > 0 ? detect_cpu().physical_cores : 1);
+  if (threads.empty()) threads.push_back(default_thread_count());
   std::vector<ThroughputTest> tests;
   for (int t : threads) {
     for (int p : a.n_prompt)
-      if (p > 0) tests.push_back({"pp" + std::to_string(p), p, 0, t});
+      if (p > 0) tests.push_back({"pp" + std::to_string(p), p, 0, t, a.n_ctx});
     for (int n : a.n_gen)
-      if (n > 0) tests.push_back({"tg" + std::to_string(n), 0, n, t});
+      if (n > 0) tests.push_back({"tg" + std::to_string(n), 0, n, t, a.n_ctx});
   }
   if (tests.empty()) throw InputError("nothing to run: give -p and/or -n greater than 0");
   for (const ThroughputTest& t : tests)
@@ -117,38 +139,26 @@ void bench(const BenchArgs& a) {
   std::vector<RunRecord> records;
   for (const ThroughputTest& t : tests) {
     const bool tty = ::isatty(2);
-    if (tty) std::fprintf(stderr, "running %s at %d thread(s), %d repetitions...\r", t.name.c_str(), t.threads, a.reps);
+    if (tty) std::fprintf(stderr, "running %s, %d repetitions...\r", t.name.c_str(), a.reps);
     const ThroughputResult r = run_throughput_test(*model, t, a.reps, a.n_batch);
     if (tty) std::fprintf(stderr, "%60s\r", "");
     std::printf("| %s | %.2f MiB | %.2f M | CPU (%s) | %d | %s | %.2f ± %.2f |\n", desc.c_str(), mib,
-                model->n_params() / 1e6, kernels::isa_name(kernels::active_isa()), t.threads, t.name.c_str(), r.mean(),
+                model->n_params() / 1e6, kernels::isa_name(kernels::active_isa()), r.threads, t.name.c_str(), r.mean(),
                 r.stddev());
     std::fflush(stdout);
     out.push_back({{"model", model->path}, {"model_desc", desc}, {"model_bytes", model->weight_bytes()},
                    {"n_params", model->n_params()}, {"isa", kernels::isa_name(kernels::active_isa())},
-                   {"threads", t.threads}, {"test", t.name}, {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen},
+                   {"threads", r.threads}, {"test", t.name}, {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen},
                    {"avg_ts", r.mean()}, {"stddev_ts", r.stddev()}, {"samples_ts", r.samples_tps}});
     // One run per test; a pp and a tg run of one label merge into one configuration in the report.
     std::string label = run_label(a, model->path);
-    if (threads.size() > 1) label += " t" + std::to_string(t.threads);
-    RunRecord run = new_run_record("bench", label, *model);
-    const bool pp = t.n_prompt > 0;
-    run.add(pp ? metric::kPpTps : metric::kTgTps, r.mean(), "tok/s");
-    run.add(pp ? metric::kPpTpsSd : metric::kTgTpsSd, r.stddev(), "tok/s");
-    run.add(metric::kModelBytes, double(model->weight_bytes()), "B");
-    run.add(metric::kPeakRssBytes, double(bench::peak_rss_bytes()), "B");
-    run.params_json = nlohmann::json{{"test", t.name}, {"threads", t.threads}, {"repetitions", a.reps},
-                                     {"n_batch", a.n_batch}, {"isa", kernels::isa_name(kernels::active_isa())}}
-                          .dump();
-    records.push_back(std::move(run));
+    if (threads.size() > 1) label += " t" + std::to_string(r.threads);
+    records.push_back(throughput_run(label, *model, r, a.reps, a.n_batch));
   }
   for (const RunRecord& run : records) record_and_say(store.get(), run);
-  if (!a.json_path.empty()) {
-    std::ofstream f(a.json_path);
-    if (!f) throw InputError(a.json_path + ": cannot write");
-    f << out.dump(2) << "\n";
-    if (!f) throw InputError(a.json_path + ": write failed");
-  }
+  if (!a.json_path.empty()) write_file_atomically(a.json_path, out.dump(2) + "\n");
+  if (!a.csv_path.empty()) write_file_atomically(a.csv_path, rows_csv(out));
+  if (!a.output_path.empty()) write_file_atomically(a.output_path, is_csv(a.output_path) ? rows_csv(out) : out.dump(2) + "\n");
 }
 
 double parse_rate(const std::string& s) {
@@ -158,13 +168,6 @@ double parse_rate(const std::string& s) {
   if (s.empty() || *end != '\0' || !(r > 0) || std::isinf(r))
     throw InputError("--request-rate " + s + ": expected a number of requests per second > 0, or inf");
   return r;
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  if (!f) throw InputError(path + ": cannot write");
-  f << text;
-  if (!f) throw InputError(path + ": write failed");
 }
 
 // Progress on stderr: rewritten in place on a terminal, else a line every few seconds.
@@ -182,45 +185,6 @@ bench::StatusLine progress_printer() {
     }
     std::fflush(stderr);
   };
-}
-
-// One stored run per concurrency level: the report charts throughput against it.
-RunRecord serve_run_record(const BenchArgs& a, const bench::ServeResult& r, const Model* model) {
-  RunRecord run;
-  if (model) {
-    run = new_run_record("bench", run_label(a, model->path), *model);
-  } else {
-    run.kind = "bench";
-    run.label = a.label.empty() ? a.model.model : a.label;
-    run.model.path = a.model.model;  // the served model's name; no file to hash
-    run.machine = detect_machine();  // the client's machine
-    run.engine = "openai-compatible endpoint";
-  }
-  const bench::ServeSummary& s = r.summary;
-  run.add(metric::kConcurrency, r.concurrency);
-  run.add(metric::kRequestThroughput, s.request_throughput, "req/s");
-  run.add(metric::kOutputThroughput, s.output_throughput, "tok/s");
-  const std::pair<const char*, const bench::Distribution*> dists[] = {
-      {"ttft", &s.ttft_ms}, {"tpot", &s.tpot_ms}, {"itl", &s.itl_ms}, {"e2el", &s.e2el_ms}};
-  for (const auto& [what, d] : dists) {
-    if (d->count == 0) continue;
-    run.add(metric::latency(what, "mean"), d->mean, "ms");
-    run.add(metric::latency(what, "median"), d->median, "ms");
-    run.add(metric::latency(what, "p90"), d->p90, "ms");
-    run.add(metric::latency(what, "p99"), d->p99, "ms");
-  }
-  if (r.model_bytes >= 0) run.add(metric::kModelBytes, double(r.model_bytes), "B");
-  if (r.kv_cache_bytes >= 0) run.add(metric::kKvBytes, double(r.kv_cache_bytes), "B");
-  if (r.peak_rss_bytes >= 0) run.add(metric::kPeakRssBytes, double(r.peak_rss_bytes), "B");
-  // The configuration; the numbers are the metrics.
-  const nlohmann::json all = r.to_json();
-  nlohmann::json params = nlohmann::json::object();
-  for (const char* key : {"backend", "target", "concurrency", "request_rate", "num_requests", "repetitions",
-                          "input_len", "max_tokens", "dataset", "threads", "slots", "completed", "failed"})
-    if (all.contains(key)) params[key] = all[key];
-  if (!a.endpoint.empty()) params["endpoint"] = a.endpoint;
-  run.params_json = params.dump();
-  return run;
 }
 
 void serve_bench(const BenchArgs& a, bool reps_given) {
@@ -241,6 +205,7 @@ void serve_bench(const BenchArgs& a, bool reps_given) {
   std::vector<bench::BenchPrompt> prompts;
   if (!a.dataset.empty()) prompts = bench::load_prompt_dataset(a.dataset, a.max_tokens);
   if (!a.endpoint.empty()) {
+    if (a.n_ctx > 0) throw InputError("-c/--ctx-size sets the in-process engine's context; an endpoint's server has its own");
     bench::EndpointOptions eo;
     eo.url = a.endpoint;
     eo.model = a.model.model;
@@ -269,11 +234,11 @@ void serve_bench(const BenchArgs& a, bool reps_given) {
     bench::EngineTargetOptions eo;
     // Default: the physical cores shared among the slots, so that busy
     // thread pools do not fight over cores.
-    const int cores = std::max(detect_cpu().physical_cores, 1);
-    eo.threads = a.threads.empty() ? std::max(cores / std::max(a.slots, 1), 1) : a.threads[0];
+    eo.threads = a.threads.empty() ? std::max(default_thread_count() / std::max(a.slots, 1), 1) : a.threads[0];
     eo.slots = a.slots;
     eo.ignore_eos = !a.allow_eos;
-    if (a.dataset.empty()) eo.n_ctx = std::max(a.input_len + a.max_tokens + 1, 16);
+    if (a.n_ctx > 0) eo.n_ctx = a.n_ctx;
+    else if (a.dataset.empty()) eo.n_ctx = std::max(a.input_len + a.max_tokens + 1, 16);
     auto e = std::make_unique<bench::EngineTarget>(*model, eo);
     engine = e.get();
     target = std::move(e);
@@ -294,19 +259,20 @@ void serve_bench(const BenchArgs& a, bool reps_given) {
       r.slots = a.slots;
       r.model_bytes = int64_t(model->weight_bytes());
       r.kv_cache_bytes = int64_t(engine->kv_cache_bytes());
-      r.peak_rss_bytes = bench::peak_rss_bytes();
+      r.peak_rss_bytes = peak_rss_bytes();
     }
     bench::print_summary(stdout, r);
   }
   if (results.size() > 1) bench::print_sweep_table(stdout, results);
   std::fflush(stdout);
-  if (!a.json_path.empty()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const bench::ServeResult& r : results) out.push_back(r.to_json());
-    write_file(a.json_path, out.dump(2) + "\n");
-  }
-  if (!a.csv_path.empty()) write_file(a.csv_path, bench::to_csv(results));
-  for (const bench::ServeResult& r : results) record_and_say(store.get(), serve_run_record(a, r, model.get()));
+  if (!a.json_path.empty()) write_file_atomically(a.json_path, results_json(results));
+  if (!a.csv_path.empty()) write_file_atomically(a.csv_path, bench::to_csv(results));
+  if (!a.output_path.empty())
+    write_file_atomically(a.output_path, is_csv(a.output_path) ? bench::to_csv(results) : results_json(results));
+  // One stored run per concurrency level: the report charts throughput against it.
+  const std::string label = a.label.empty() ? (model ? run_label(a, model->path) : a.model.model) : a.label;
+  for (const bench::ServeResult& r : results)
+    record_and_say(store.get(), serving_run(label, r, model.get(), a.model.model, a.endpoint));
 }
 
 }  // namespace
@@ -318,20 +284,22 @@ void define_bench(CLI::App& cmd) {
       ->delimiter(',')->capture_default_str()->check(Allowed::ints(0, 1 << 20));
   cmd.add_option("-n,--n-gen", a->n_gen, "generation lengths for tg tests (comma-separated)")
       ->delimiter(',')->capture_default_str()->check(Allowed::ints(0, 1 << 20));
-  cmd.get_option("--threads")->description("thread counts (comma-separated; default: physical cores)");
   cmd.remove_option(cmd.get_option("--threads"));
-  cmd.add_option("-t,--threads", a->threads, "thread counts (comma-separated; default: physical cores)")
-      ->delimiter(',')->check(Allowed::ints(1));
+  add_threads_option(cmd, a->threads);
   cmd.add_option("-r,--repetitions", a->reps, "repetitions of each test")->capture_default_str()->check(Allowed::ints(1, 1000));
   cmd.add_option("-b,--batch-size", a->n_batch, "prompt tokens per forward pass")->capture_default_str()->check(Allowed::ints(1));
-  cmd.add_option("--json", a->json_path, "also write the results as JSON");
+  cmd.add_option("-o,--output", a->output_path, "also write the results to FILE: CSV when it ends in .csv, else JSON");
+  cmd.add_option("--json", a->json_path, "also write the results as JSON (as -o)");
   cmd.add_option("--device", a->device, "where the in-process engine runs")->capture_default_str();
   add_store_args(cmd, a->store);
   cmd.add_option("--label", a->label, "configuration name in the store and report (default: the model's name)");
   // Serving mode (vLLM bench serve's metrics).
   auto* o_endpoint = cmd.add_option("--endpoint", a->endpoint,
                                     "OpenAI-compatible server http://HOST:PORT (then --model is the served model's name)");
-  auto* o_conc = cmd.add_option("-c,--concurrency", a->concurrency,
+  cmd.add_option("-c,--ctx-size", a->n_ctx,
+                 "context of the in-process engine (default: what the test needs; serving: prompt + max tokens)")
+      ->check(Allowed::ints(8, 1 << 22));
+  auto* o_conc = cmd.add_option("--concurrency", a->concurrency,
                                 "serving: requests in flight at most; a list (1,2,4) sweeps, one result per level")
                      ->delimiter(',')->check(Allowed::ints(1));
   auto* o_num = cmd.add_option("--num-requests", a->num_requests, "serving: requests per level and repetition")
@@ -346,7 +314,7 @@ void define_bench(CLI::App& cmd) {
   cmd.add_option("--dataset", a->dataset,
                  "serving: JSONL prompts, one per line: {\"prompt\": \"...\"} or {\"messages\": [...]}")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--csv", a->csv_path, "serving: also write the results as CSV");
+  cmd.add_option("--csv", a->csv_path, "also write the results as CSV (as -o FILE.csv)");
   cmd.add_option("--warmup", a->warmup, "serving: warm-up requests before measuring, not counted")
       ->capture_default_str()->check(Allowed::ints(0));
   cmd.add_option("--slots", a->slots,

@@ -8,6 +8,7 @@
 
 #include "qinfer/cli/commands.h"
 #include "qinfer/cli/flags.h"
+#include "qinfer/cli/model_args.h"
 #include "qinfer/core/error.h"
 #include "qinfer/model/create.h"
 #include "qinfer/quant/type_registry.h"
@@ -32,15 +33,15 @@ struct CreateArgs {
 void list_presets() {
   std::printf("%-16s %-6s %7s %6s %6s %6s %6s %4s %4s %10s %6s %s\n", "preset", "arch", "vocab", "ctx", "embd", "ff",
               "layers", "head", "kv", "rope base", "eps", "tied");
-  for (const ModelShape& s : model_presets())
+  for (const ModelConfig& s : model_presets())
     std::printf("%-16s %-6s %7d %6d %6d %6d %6d %4d %4d %10g %6g %s\n", s.name.c_str(), s.arch.c_str(), s.n_vocab,
-                s.n_ctx, s.n_embd, s.n_ff, s.n_layer, s.n_head, s.n_head_kv, double(s.rope_base), double(s.norm_eps),
-                s.tie_embeddings ? "yes" : "no");
+                s.n_ctx_train, s.n_embd, s.n_ff, s.n_layer, s.n_head, s.n_head_kv, double(s.rope.freq_base), double(s.norm_eps),
+                s.tied_embeddings ? "yes" : "no");
 }
 
 std::string preset_names() {
   std::string s;
-  for (const ModelShape& p : model_presets()) s += (s.empty() ? "" : ", ") + p.name;
+  for (const ModelConfig& p : model_presets()) s += (s.empty() ? "" : ", ") + p.name;
   return s;
 }
 
@@ -51,7 +52,7 @@ void create(const CreateArgs& a) {
   }
   if (a.preset.empty()) throw InputError("--preset is required (one of: " + preset_names() + ")");
   if (a.out.empty()) throw InputError("-o/--output is required");
-  const ModelShape* preset = find_preset(a.preset);
+  const ModelConfig* preset = find_preset(a.preset);
   if (!preset) throw InputError("unknown preset '" + a.preset + "' (one of: " + preset_names() + ")");
   const TypeInfo* type = find_type(a.type);
   if (!type) throw InputError("unknown type '" + a.type + "'");
@@ -64,8 +65,8 @@ void create(const CreateArgs& a) {
   if (a.heads) o.shape.n_head = *a.heads;
   if (a.kv_heads) o.shape.n_head_kv = *a.kv_heads;
   if (a.vocab) o.shape.n_vocab = *a.vocab;
-  if (a.ctx) o.shape.n_ctx = *a.ctx;
-  if (a.rope_base) o.shape.rope_base = *a.rope_base;
+  if (a.ctx) o.shape.n_ctx_train = *a.ctx;
+  if (a.rope_base) o.shape.rope.freq_base = *a.rope_base;
   if (a.eps) o.shape.norm_eps = *a.eps;
   if (!a.name.empty()) o.shape.name = a.name;
   o.type = type->id;
@@ -100,7 +101,7 @@ void define_create(CLI::App& cmd) {
   cmd.add_option("--type", a->type, "type of the weight matrices: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0 (default f16)");
   cmd.add_option("-o,--output", a->out, "GGUF file to write");
   add_seed_option(cmd, a->seed, "random seed (default 42)");
-  cmd.add_option("-t,--threads", a->threads, "CPU threads (default: all)")->check(Allowed::ints(0));
+  add_threads_option(cmd, a->threads);
   cmd.add_flag("--list-presets", a->list, "list the presets and exit");
   cmd.add_flag("-q,--quiet", a->quiet, "no progress line");
   cmd.add_option("--layers", a->layers, "override the number of layers")->check(Allowed::ints(1, 4096));

@@ -3,6 +3,7 @@
 
 #include "qinfer/cli/commands.h"
 #include "qinfer/core/cpu_info.h"
+#include "qinfer/core/machine.h"
 #include "qinfer/kernels/kernels.h"
 
 namespace qinfer::cli {
@@ -21,7 +22,7 @@ void define_devices(CLI::App& cmd) {
     const kernels::Isa used = kernels::active_isa();
     std::printf("  kernel path: %s%s\n", kernels::isa_name(used),
                 used == best ? " (best available)" : " (pinned by QINFER_ISA)");
-    std::printf("GPU: none (this build has no CUDA backend; running on the CPU)\n");
+    std::printf("GPU: %s (this build has no CUDA backend; running on the CPU)\n", detect_gpus().c_str());
   });
 }
 

@@ -7,6 +7,7 @@
 #include "qinfer/cli/commands.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/core/error.h"
+#include "qinfer/core/format.h"
 #include "qinfer/core/mapped_file.h"
 #include "qinfer/formats/gguf.h"
 
@@ -18,18 +19,6 @@ struct InfoArgs {
   ModelArgs model;
   bool no_tensors = false;
 };
-
-std::string human_bytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) {
-    b /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u ? "%.2f %s" : "%.0f %s", b, units[u]);
-  return buf;
-}
 
 void print_config(const Model& m) {
   const ModelConfig& c = m.config;
@@ -82,9 +71,9 @@ void print_totals(const std::vector<Row>& rows, uint64_t file_size) {
     first = false;
   }
   std::printf(")\n  parameters:       %lld (%.2f M)\n", (long long)elems, elems / 1e6);
-  std::printf("  tensor bytes:     %llu (%s)\n", (unsigned long long)bytes, human_bytes(double(bytes)).c_str());
+  std::printf("  tensor bytes:     %llu (%s)\n", (unsigned long long)bytes, format_bytes(double(bytes)).c_str());
   std::printf("  bits per weight:  %.2f\n", elems ? bytes * 8.0 / double(elems) : 0.0);
-  std::printf("  file size:        %llu (%s)\n", (unsigned long long)file_size, human_bytes(double(file_size)).c_str());
+  std::printf("  file size:        %llu (%s)\n", (unsigned long long)file_size, format_bytes(double(file_size)).c_str());
 }
 
 void info(const InfoArgs& a) {

@@ -4,8 +4,6 @@
 // the report.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "qinfer/cli/commands.h"
@@ -16,7 +14,6 @@
 #include "qinfer/eval/samples.h"
 #include "qinfer/optimize/optimize.h"
 #include "qinfer/optimize/table.h"
-#include "qinfer/report/report.h"
 
 namespace qinfer::cli {
 
@@ -30,7 +27,6 @@ struct OptimizeArgs {
   OptimizeParams params;
   std::string sample_prompts_file;
   StoreArgs store;
-  double price_per_hour = 0;
 };
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -58,31 +54,13 @@ void optimize_cmd(OptimizeArgs& a) {
 
   std::fprintf(stderr, "optimize %s: baseline + %zu types, evaluated on %s\n", p.model_path.c_str(), p.types.size(),
                p.eval_text.c_str());
-  const std::vector<VariantResult> rows = run_optimize(p, [](int i, int n, const std::string& label) {
+  const OptimizeOutputs out = run_optimize_job(p, store.get(), [](int i, int n, const std::string& label) {
     std::fprintf(stderr, "[%d/%d] %s\n", i + 1, n, label.c_str());
   });
-
-  const fs::path results = fs::path(p.out_dir) / "results.json";
-  {
-    std::ofstream f(results);
-    f << nlohmann::json(rows).dump(2) << "\n";
-    if (!f) throw InputError(results.string() + ": cannot write");
-  }
-  std::printf("\n%s\n", format_comparison_table(rows).c_str());
-
-  std::vector<RunRecord> runs;
-  for (const VariantResult& v : rows) runs.push_back(to_run_record(v, p));
-  if (store) {
-    std::vector<int64_t> ids;
-    for (const RunRecord& r : runs) ids.push_back(store->record_run(r));
-    runs = store->list(ids);  // as stored: ids, hashes, times
-  } else {
-    for (size_t i = 0; i < runs.size(); ++i) runs[i].id = int64_t(i) + 1;
-  }
-  report::ReportOptions ro;
-  ro.title = "qinfer optimize: " + fs::path(p.model_path).filename().string();
-  ro.price_per_hour = a.price_per_hour;
-  const report::ReportFiles files = report::write_report(runs, ro, (fs::path(p.out_dir) / "report").string());
+  const std::vector<RunRecord>& runs = out.runs;
+  const report::ReportFiles& files = out.report;
+  const fs::path results = out.results_json;
+  std::printf("\n%s\n", format_comparison_table(out.variants).c_str());
 
   std::printf("models:  %s\nresults: %s\n", (fs::path(p.out_dir) / "models").string().c_str(), results.string().c_str());
   if (store)
@@ -98,8 +76,8 @@ void define_optimize(CLI::App& cmd) {
   cmd.add_option("model", a->model, "unquantized GGUF (F32/F16/BF16); default: stories260K");
   cmd.add_option("--types", a->types, "comma-separated quantization types (default: Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,Q3_K_M)");
   cmd.add_option("--eval-text", a->params.eval_text, "text for perplexity and KL-divergence (default: the default model's)");
-  cmd.add_option("-o,--out", a->params.out_dir, "output directory (default: qinfer-optimize/<model name>)");
-  cmd.add_option("-t,--threads", a->params.threads, "CPU threads (default: physical cores)")->check(Allowed::ints(0));
+  cmd.add_option("-o,--output,--out", a->params.out_dir, "output directory (default: qinfer-optimize/<model name>)");
+  add_threads_option(cmd, a->params.threads);
   cmd.add_option("-p,--n-prompt", a->params.n_prompt, "prompt tokens of the pp test")->capture_default_str()->check(Allowed::ints(1, 1 << 16));
   cmd.add_option("-n,--n-gen", a->params.n_gen, "generated tokens of the tg test")->capture_default_str()->check(Allowed::ints(1, 1 << 16));
   cmd.add_option("-r,--repetitions", a->params.reps, "repetitions of each speed test")->capture_default_str()->check(Allowed::ints(1, 100));
@@ -111,7 +89,7 @@ void define_optimize(CLI::App& cmd) {
       ->check(CLI::ExistingFile);
   cmd.add_option("--sample-tokens", a->params.sample_tokens, "tokens per sample generation (0: none)")
       ->capture_default_str()->check(Allowed::ints(0, 4096));
-  cmd.add_option("--price-per-hour", a->price_per_hour, "USD per hour of this machine, for the cost per 1M tokens")
+  cmd.add_option("--price-per-hour", a->params.price_per_hour, "USD per hour of this machine, for the cost per 1M tokens")
       ->check(Allowed::reals(0));
   add_store_args(cmd, a->store);
   cmd.callback([a] { optimize_cmd(*a); });

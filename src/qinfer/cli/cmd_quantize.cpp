@@ -6,9 +6,10 @@
 
 #include "qinfer/cli/commands.h"
 #include "qinfer/cli/flags.h"
+#include "qinfer/cli/model_args.h"
 #include "qinfer/core/error.h"
 #include "qinfer/quant/type_registry.h"
-#include "qinfer/quantize/file_types.h"
+#include "qinfer/model/file_types.h"
 #include "qinfer/quantize/quantize_model.h"
 
 namespace qinfer::cli {
@@ -82,9 +83,8 @@ void define_quantize(CLI::App& cmd) {
   cmd.add_option("input", a->p.input, "input GGUF (F32, F16, BF16; quantized with --allow-requantize)")->required();
   cmd.add_option("output", a->p.output, "output GGUF")->required();
   cmd.add_option("type", a->p.type, "target: " + file_type_names() + " (Q3_K/Q4_K/Q5_K = the _M mixes)")->required();
-  cmd.add_option("nthreads", a->positional_threads, "threads (as llama-quantize's last argument)")
-      ->check(Allowed::ints(0));
-  cmd.add_option("-t,--threads", a->p.threads, "threads (default: all)")->check(Allowed::ints(0));
+  add_threads_option(cmd, a->positional_threads, "nthreads")->description("threads (as llama-quantize's last argument)");
+  add_threads_option(cmd, a->p.threads);
   cmd.add_option("--imatrix", a->p.imatrix, "llama.cpp importance matrix (imatrix.dat)");
   cmd.add_flag("--leave-output-tensor", a->p.leave_output_tensor, "keep output.weight unquantized");
   cmd.add_option("--output-tensor-type", a->output_type, "type of output.weight (e.g. q8_0, f16)");

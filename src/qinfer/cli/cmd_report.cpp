@@ -59,7 +59,7 @@ void define_report(CLI::App& cmd) {
   cmd.add_option("--price-per-hour", a->price, "USD per hour of the machine, for the cost per 1M output tokens")
       ->check(Allowed::reals(0));
   cmd.add_option("--title", a->title, "report title")->capture_default_str();
-  cmd.add_option("-o,--out", a->out, "output directory")->required();
+  cmd.add_option("-o,--output,--out", a->out, "output directory")->required();
   cmd.callback([a] { report_cmd(*a); });
 }
 

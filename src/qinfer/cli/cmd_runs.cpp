@@ -1,11 +1,11 @@
 // qinfer runs: list, show, compare and export what the results store holds.
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 
 #include "qinfer/cli/commands.h"
 #include "qinfer/cli/flags.h"
+#include "qinfer/core/atomic_file.h"
 #include "qinfer/core/error.h"
 #include "qinfer/store/export.h"
 #include "qinfer/store/results_store.h"
@@ -101,10 +101,7 @@ void export_cmd(const RunsArgs& a) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return;
   }
-  std::ofstream out(a.out, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) throw InputError(a.out + ": cannot write");
+  write_file_atomically(a.out, text);
   std::fprintf(stderr, "%zu runs written to %s\n", runs.size(), a.out.c_str());
 }
 

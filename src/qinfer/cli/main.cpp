@@ -8,6 +8,7 @@
 #include "qinfer/cli/flags.h"
 #include "qinfer/core/error.h"
 #include "qinfer/core/version.h"
+#include "qinfer/kernels/kernels.h"
 
 int main(int argc, char** argv) {
   if (const std::string unknown = qinfer::cli::unknown_command_message(argc, argv); !unknown.empty()) {
@@ -18,6 +19,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("qinfer ") + qinfer::kVersion);
   for (const auto& spec : qinfer::cli::kCommands) spec.define(*app.add_subcommand(spec.name, spec.help));
+  // A bad QINFER_ISA fails before any command starts work.
+  app.parse_complete_callback([] { qinfer::kernels::active_isa(); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -8,6 +8,8 @@
 
 #include "qinfer/cli/flags.h"
 #include "qinfer/core/error.h"
+#include "qinfer/core/threads.h"
+#include "qinfer/core/warn.h"
 
 namespace qinfer::cli {
 
@@ -46,7 +48,41 @@ void add_model_args(CLI::App& cmd, ModelArgs& args, bool positional) {
   cmd.add_option(positional ? "model,-m,--model" : "-m,--model", args.model,
                  "model file (GGUF or llama2.c .bin); default: stories260K");
   cmd.add_option("--tokenizer", args.tokenizer, "tokenizer.bin for llama2.c checkpoints");
-  cmd.add_option("-t,--threads", args.threads, "CPU threads (default: all)")->check(Allowed::ints(0));
+  add_threads_option(cmd, args.threads);
+}
+
+namespace {
+
+// Caps each value at the hardware threads, saying so once per value.
+CLI::Validator thread_cap() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        long long n = 0;
+        if (!CLI::detail::lexical_cast(value, n)) return {};  // the option's own type check reports it
+        const ThreadCount c = choose_thread_count(n > 1 << 30 ? 1 << 30 : int(n));
+        if (n > 0 && c.capped) {
+          warn("-t " + value + ": this machine has " + std::to_string(hardware_thread_count()) +
+               " hardware threads; using " + std::to_string(c.threads));
+          value = std::to_string(c.threads);
+        }
+        return {};
+      },
+      "", "thread cap");
+}
+
+}  // namespace
+
+CLI::Option* add_threads_option(CLI::App& cmd, int& threads, const std::string& names) {
+  return cmd.add_option(names, threads, "CPU threads (default: the physical cores)")
+      ->check(Allowed::ints(0))
+      ->transform(thread_cap());
+}
+
+CLI::Option* add_threads_option(CLI::App& cmd, std::vector<int>& threads) {
+  return cmd.add_option("-t,--threads", threads, "thread counts, comma-separated (default: the physical cores)")
+      ->delimiter(',')
+      ->check(Allowed::ints(1))
+      ->transform(thread_cap());
 }
 
 std::string default_model_path() {

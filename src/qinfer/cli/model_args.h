@@ -17,6 +17,12 @@ struct ModelArgs {
 
 void add_model_args(CLI::App& cmd, ModelArgs& args, bool positional = false);
 
+// -t/--threads for every command (core/threads.h's rule): 0 or absent is the
+// physical cores; a value above the machine's hardware threads is capped, with
+// a one-line notice on stderr. The list form (bench) takes comma-separated counts.
+CLI::Option* add_threads_option(CLI::App& cmd, int& threads, const std::string& names = "-t,--threads");
+CLI::Option* add_threads_option(CLI::App& cmd, std::vector<int>& threads);
+
 // The default model: $QINFER_MODEL, else stories260K from the shared data
 // directory ($QINFER_SHARED_DATA, or ../shared/data beside the checkout), else
 // the verified download cache (~/.cache/qinfer). Throws InputError when none.

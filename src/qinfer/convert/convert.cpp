@@ -12,6 +12,9 @@
 #include "qinfer/core/error.h"
 #include "qinfer/core/fp16.h"
 #include "qinfer/formats/gguf_writer.h"
+#include "qinfer/model/file_types.h"
+#include "qinfer/model/gguf_hparams.h"
+#include "qinfer/model/weight_names.h"
 #include "qinfer/quant/quant_common.h"
 #include "qinfer/quant/type_registry.h"
 
@@ -21,13 +24,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// convert_hf_to_gguf.py's --outtype choices (general.file_type from model/file_types.h).
 struct OutType {
   const char* name;
   TypeId type;
-  uint32_t file_type;  // general.file_type (llama_ftype)
 };
-constexpr OutType kOutTypes[] = {
-    {"f32", TypeId::F32, 0}, {"f16", TypeId::F16, 1}, {"bf16", TypeId::BF16, 32}, {"q8_0", TypeId::Q8_0, 7}};
+constexpr OutType kOutTypes[] = {{"f32", TypeId::F32}, {"f16", TypeId::F16}, {"bf16", TypeId::BF16}, {"q8_0", TypeId::Q8_0}};
 
 const OutType& parse_outtype(const std::string& s) {
   for (const auto& o : kOutTypes)
@@ -141,34 +143,6 @@ std::vector<float> llama3_rope_factors(const HfConfig& c) {
   return f;
 }
 
-// Model.set_gguf_parameters + LlamaModel / Qwen2Model's additions, in their order.
-void write_hparams(GgufWriter& w, const HfConfig& c, uint32_t file_type) {
-  const std::string a = c.gguf_arch + ".";
-  w.set_uint32(a + "block_count", uint32_t(c.n_layer));
-  if (c.n_ctx) w.set_uint32(a + "context_length", uint32_t(*c.n_ctx));
-  w.set_uint32(a + "embedding_length", uint32_t(c.embd()));
-  w.set_uint32(a + "feed_forward_length", uint32_t(*c.n_ff));
-  w.set_uint32(a + "attention.head_count", uint32_t(c.heads()));
-  if (c.n_head_kv) w.set_uint32(a + "attention.head_count_kv", uint32_t(*c.n_head_kv));
-  if (c.rope_theta) w.set_float32(a + "rope.freq_base", float(*c.rope_theta));
-  if (c.rms_norm_eps) w.set_float32(a + "attention.layer_norm_rms_epsilon", float(*c.rms_norm_eps));
-  if (c.head_dim) {
-    w.set_uint32(a + "attention.key_length", uint32_t(*c.head_dim));
-    w.set_uint32(a + "attention.value_length", uint32_t(*c.head_dim));
-  }
-  w.set_uint32("general.file_type", file_type);
-  const HfRopeScaling& r = c.rope_scaling;
-  if (c.arch == HfArch::Llama) {
-    w.set_uint32(a + "vocab_size", uint32_t(*c.vocab_size));
-    w.set_uint32(a + "rope.dimension_count", uint32_t(c.head_size()));
-  }
-  if (r.type == "linear" || r.type == "yarn") {
-    w.set_string(a + "rope.scaling.type", r.type);
-    w.set_float32(a + "rope.scaling.factor", float(r.factor));
-    if (r.type == "yarn") w.set_uint32(a + "rope.scaling.original_context_length", uint32_t(r.original_context));
-  }
-}
-
 std::string shape_of(const std::vector<int64_t>& ne) {
   std::string s = "[";
   for (size_t i = 0; i < ne.size(); ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
@@ -198,7 +172,8 @@ ConvertSummary convert_hf(const ConvertParams& p, const std::function<void(const
   if (name.empty()) name = fs::path(p.input_dir).lexically_normal().filename().string();
   if (name.empty() || name == ".") name = fs::absolute(p.input_dir).lexically_normal().parent_path().filename().string();
   w.set_string("general.name", name);
-  write_hparams(w, cfg, out.file_type);
+  w.set_uint32("general.file_type", uint32_t(uniform_file_type(out.type).ftype));
+  write_gguf_hparams(w, model_config(cfg, n_vocab), hparam_keys(cfg));
   write_hf_vocab(w, vocab);
   w.set_uint32("general.quantization_version", 2);
 
@@ -220,7 +195,7 @@ ConvertSummary convert_hf(const ConvertParams& p, const std::function<void(const
   if (cfg.rope_scaling.type == "llama3") {
     rope_factors = llama3_rope_factors(cfg);
     const std::vector<int64_t> ne = {int64_t(rope_factors.size())};
-    w.add_tensor("rope_freqs.weight", TypeId::F32, ne, rope_factors.data(), rope_factors.size() * 4);
+    w.add_tensor(names::rope_freqs, TypeId::F32, ne, rope_factors.data(), rope_factors.size() * 4);
   }
   for (size_t i = 0; i < plans.size(); ++i) {
     const HfTensorPlan* plan = &plans[i];

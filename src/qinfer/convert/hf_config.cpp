@@ -173,4 +173,41 @@ HfConfig read_hf_config(const std::string& dir) {
   return c;
 }
 
+ModelConfig model_config(const HfConfig& c, int64_t n_vocab) {
+  ModelConfig m;
+  m.arch = c.gguf_arch;
+  m.n_vocab = int(n_vocab);
+  m.n_ctx_train = int(c.n_ctx.value_or(0));
+  m.n_embd = int(c.embd());
+  m.n_layer = int(c.n_layer);
+  m.n_ff = int(c.n_ff.value_or(0));
+  m.n_head = int(c.heads());
+  m.n_head_kv = int(c.heads_kv());
+  m.head_dim = int(c.head_size());
+  if (c.rms_norm_eps) m.norm_eps = float(*c.rms_norm_eps);
+  if (c.rope_theta) m.rope.freq_base = float(*c.rope_theta);
+  m.tied_embeddings = c.tie_word_embeddings;
+  const HfRopeScaling& r = c.rope_scaling;
+  if (r.type == "linear" || r.type == "yarn") {
+    m.rope.scaling = r.type == "linear" ? RopeScaling::Linear : RopeScaling::Yarn;
+    m.rope.scaling_factor = float(r.factor);
+    m.rope.n_ctx_orig = int(r.original_context);
+  } else if (r.type == "llama3") {
+    m.rope.scaling = RopeScaling::Llama3;  // written as the rope_freqs tensor, not as keys
+  }
+  return complete_config(m);
+}
+
+HparamKeys hparam_keys(const HfConfig& c) {
+  HparamKeys k;
+  k.context_length = c.n_ctx.has_value();
+  k.head_count_kv = c.n_head_kv.has_value();
+  k.rope_freq_base = c.rope_theta.has_value();
+  k.norm_eps = c.rms_norm_eps.has_value();
+  k.head_dim = c.head_dim.has_value();
+  // LlamaModel.set_gguf_parameters adds these two; Qwen2Model does not.
+  k.vocab_size = k.rope_dimension_count = c.arch == HfArch::Llama;
+  return k;
+}
+
 }  // namespace qinfer

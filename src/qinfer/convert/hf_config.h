@@ -1,10 +1,15 @@
-// config.json of a Hugging Face checkpoint, reduced to what the GGUF needs.
+// config.json of a Hugging Face checkpoint as read: what it says and what it
+// leaves out (convert_hf_to_gguf.py writes a key only when config.json has
+// it). model_config() turns it into the ModelConfig that GGUF's codec writes.
 // Field names and fallbacks follow llama.cpp's convert_hf_to_gguf.py.
 #pragma once
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "qinfer/model/config.h"
+#include "qinfer/model/gguf_hparams.h"
 
 namespace qinfer {
 
@@ -41,6 +46,11 @@ struct HfConfig {
   int64_t heads_kv() const { return n_head_kv.value_or(heads()); }
   int64_t head_size() const { return head_dim ? *head_dim : (heads() > 0 ? embd() / heads() : 0); }
 };
+
+// The model config.json describes (n_vocab: the tokenizer's size), and which
+// of the optional GGUF keys convert_hf_to_gguf.py writes for it.
+ModelConfig model_config(const HfConfig& c, int64_t n_vocab);
+HparamKeys hparam_keys(const HfConfig& c);
 
 // "LlamaForCausalLM, MistralForCausalLM, ..." for error messages.
 std::string supported_hf_architectures();

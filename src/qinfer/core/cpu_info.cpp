@@ -1,7 +1,6 @@
 #include "qinfer/core/cpu_info.h"
 #include "qinfer/core/x86_features.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -65,12 +64,6 @@ CpuInfo detect_cpu() {
   info.features = {{"NEON", true}};
 #endif
   return info;
-}
-
-uint64_t peak_rss_bytes() {
-  struct rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return uint64_t(ru.ru_maxrss) * 1024;
 }
 
 }  // namespace qinfer

@@ -18,7 +18,4 @@ struct CpuInfo {
 
 CpuInfo detect_cpu();
 
-// Peak resident set size of this process so far.
-uint64_t peak_rss_bytes();
-
 }  // namespace qinfer

@@ -1,5 +1,8 @@
-// One error policy: the library throws qinfer::Error with context; the CLI turns
-// it into a one-line message and exit code 2, the server into an OpenAI error.
+// One error policy: the library throws, never aborts or exits. Messages carry
+// their context ("<file>: tensor blk.3.attn_q.weight: expected ..."), one line.
+// The CLI (cli/main.cpp) prints "qinfer: error: <message>" and exits 2 for
+// both; a server above runtime/ should answer InputError with a client error
+// (HTTP 400) and Error with a server error (500).
 #pragma once
 #include <stdexcept>
 #include <string>
@@ -11,7 +14,7 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
-// Bad user input (file contents, arguments): exit code 2 at the CLI.
+// The user's input is at fault (file contents, arguments, environment).
 class InputError : public Error {
  public:
   using Error::Error;

@@ -1,7 +1,5 @@
 #include "qinfer/eval/kld_file.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -51,26 +49,14 @@ void KldBaseReader::log_probs(int chunk, int row, float* out) const {
 }
 
 KldBaseWriter::KldBaseWriter(const std::string& path, int n_ctx, int n_vocab, int n_chunk, const int32_t* tokens)
-    : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())), n_vocab_(n_vocab), row_(row_len_for(n_vocab), 0) {
-  f_ = std::fopen(tmp_.c_str(), "wb");
-  if (!f_) throw InputError(path + ": cannot write: " + std::strerror(errno));
+    : file_(path), n_vocab_(n_vocab), row_(row_len_for(n_vocab), 0) {
   const int32_t hdr[3] = {n_ctx, n_vocab, n_chunk};
-  bool ok = std::fwrite(kMagic, 1, 8, f_) == 8 && std::fwrite(hdr, 4, 3, f_) == 3 &&
-            std::fwrite(tokens, 4, size_t(n_ctx) * n_chunk, f_) == size_t(n_ctx) * n_chunk;
-  if (!ok) {
-    std::fclose(f_);
-    f_ = nullptr;
-    std::remove(tmp_.c_str());
-    throw InputError(path + ": write failed");
-  }
+  file_.write(kMagic, 8);
+  file_.write(hdr, sizeof hdr);
+  file_.write(tokens, sizeof(int32_t) * size_t(n_ctx) * size_t(n_chunk));
 }
 
-KldBaseWriter::~KldBaseWriter() {
-  if (f_) {
-    std::fclose(f_);
-    std::remove(tmp_.c_str());
-  }
-}
+KldBaseWriter::~KldBaseWriter() = default;
 
 void KldBaseWriter::add_row(const float* logits) {
   float max_logit = logits[0], min_logit = logits[0];
@@ -91,20 +77,9 @@ void KldBaseWriter::add_row(const float* logits) {
     const float v = logits[i] - min_logit;
     row_[size_t(4 + i)] = v > 0 ? uint16_t(std::min(65535.0f, std::nearbyint(v * inv_scale))) : 0;
   }
-  if (std::fwrite(row_.data(), 2, row_.size(), f_) != row_.size()) throw InputError(path_ + ": write failed (disk full?)");
+  file_.write(row_.data(), sizeof(uint16_t) * row_.size());
 }
 
-void KldBaseWriter::finish() {
-  FILE* f = f_;
-  f_ = nullptr;
-  if (std::fflush(f) != 0 || std::fclose(f) != 0) {
-    std::remove(tmp_.c_str());
-    throw InputError(path_ + ": write failed (disk full?)");
-  }
-  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
-    std::remove(tmp_.c_str());
-    throw InputError(path_ + ": cannot rename into place: " + std::strerror(errno));
-  }
-}
+void KldBaseWriter::finish() { file_.commit(); }
 
 }  // namespace qinfer

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "qinfer/core/atomic_file.h"
+
 namespace qinfer {
 
 class MappedFile;
@@ -40,12 +42,11 @@ class KldBaseWriter {
   ~KldBaseWriter();
   // Appends one scored position's logits.
   void add_row(const float* logits);
-  // Flushes and renames the temporary file into place; throws on I/O errors.
+  // Commits the file (core/atomic_file.h); until then nothing is under its name.
   void finish();
 
  private:
-  std::string path_, tmp_;
-  FILE* f_ = nullptr;
+  AtomicFile file_;
   int n_vocab_;
   std::vector<uint16_t> row_;
 };

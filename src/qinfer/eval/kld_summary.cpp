@@ -6,32 +6,21 @@
 #include <vector>
 
 #include "qinfer/core/error.h"
+#include "qinfer/core/stats.h"
 
 namespace qinfer {
 
 namespace {
 
+// llama-perplexity gives no uncertainty for ten values or fewer.
 ValueErr mean_and_uncertainty(double sum, double sum2, int64_t n) {
   if (n < 1) return {};
-  const double m = sum / double(n);
-  const double var = sum2 / double(n) - m * m;
-  return {m, var > 0 && n > 10 ? std::sqrt(var / double(n - 1)) : 0.0};
+  return {sum / double(n), n > 10 ? standard_error(sum, sum2, n) : 0.0};
 }
 
 double covariance(double sa, double sb, double sab, int64_t n) {
   if (n < 10) return 0;
   return (sab / double(n) - (sa / double(n)) * (sb / double(n))) / double(n - 1);
-}
-
-// Linear interpolation at fraction·(N − 1) of sorted values.
-template <typename T>
-double percentile(const std::vector<T>& sorted, double fraction) {
-  if (fraction <= 0) return double(sorted.front());
-  if (fraction >= 1) return double(sorted.back());
-  const double pos = fraction * double(sorted.size() - 1);
-  const size_t i = size_t(pos);
-  const double f = pos - double(i);
-  return (1 - f) * double(sorted[i]) + f * double(sorted[std::min(i + 1, sorted.size() - 1)]);
 }
 
 }  // namespace
@@ -70,6 +59,9 @@ KldSummary summarize_kld(const PerplexityResult& r) {
   s.kld_mean = mean_and_uncertainty(sk, sk2, n);
   std::vector<double> kld = k.kld;
   std::sort(kld.begin(), kld.end());
+  auto percentile = [](const std::vector<double>& sorted, double fraction) {
+    return percentile_of_sorted(sorted, 100 * fraction);  // llama-perplexity's, at fraction·(N − 1)
+  };
   s.kld_max = kld.back();
   s.kld_min = kld.front();
   s.kld_p999 = percentile(kld, 0.999);
@@ -80,7 +72,7 @@ KldSummary summarize_kld(const PerplexityResult& r) {
   s.kld_p1 = percentile(kld, 0.01);
 
   s.p_diff_mean = mean_and_uncertainty(sp, sp2, n);
-  std::vector<float> pd = k.p_diff;
+  std::vector<double> pd(k.p_diff.begin(), k.p_diff.end());
   std::sort(pd.begin(), pd.end());
   s.p_diff_max = pd.back();
   s.p_diff_min = pd.front();

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "qinfer/core/error.h"
+#include "qinfer/core/stats.h"
 #include "qinfer/eval/kld_file.h"
 #include "qinfer/runtime/ops.h"
 #include "qinfer/runtime/sampler.h"
@@ -12,37 +13,19 @@ namespace qinfer {
 
 double PerplexityResult::ppl() const { return n_scored ? std::exp(nll / double(n_scored)) : 0.0; }
 
-double PerplexityResult::ppl_error() const {
-  if (n_scored < 2) return 0.0;
-  const double mean = nll / double(n_scored);
-  const double var = nll2 / double(n_scored) - mean * mean;
-  return var > 0 ? std::sqrt(var / double(n_scored - 1)) * ppl() : 0.0;
-}
+// Gaussian propagation of the NLL's standard error through exp, as llama-perplexity.
+double PerplexityResult::ppl_error() const { return standard_error(nll, nll2, n_scored) * ppl(); }
 
-double KldStats::mean() const {
-  if (kld.empty()) return 0;
-  double s = 0;
-  for (double v : kld) s += v;
-  return s / double(kld.size());
-}
+double KldStats::mean() const { return qinfer::mean(kld); }
 
-double KldStats::stderr_mean() const {
-  if (kld.size() < 2) return 0;
-  const double m = mean();
-  double s2 = 0;
-  for (double v : kld) s2 += v * v;
-  const double var = s2 / double(kld.size()) - m * m;
-  return var > 0 ? std::sqrt(var / double(kld.size() - 1)) : 0;
-}
-
-double KldStats::percentile(double p) const {
-  if (kld.empty()) return 0;
-  std::vector<double> v = kld;
-  std::sort(v.begin(), v.end());
-  const double pos = p / 100.0 * double(v.size() - 1);
-  const size_t lo = size_t(std::floor(pos));
-  const size_t hi = std::min(v.size() - 1, lo + 1);
-  return v[lo] + (pos - double(lo)) * (v[hi] - v[lo]);
+int perplexity_chunks(int64_t n_tokens, int n_ctx, int n_chunks) {
+  if (n_tokens < 2 * int64_t(n_ctx))
+    throw InputError("the text has " + std::to_string(n_tokens) + " tokens; perplexity with a context of " +
+                     std::to_string(n_ctx) + " needs at least " + std::to_string(2 * int64_t(n_ctx)));
+  int n_chunk = int(std::min<int64_t>(n_tokens / n_ctx, 1 << 30));
+  if (n_chunks >= 0) n_chunk = std::min(n_chunk, n_chunks);
+  if (n_chunk < 1) throw InputError("no chunk to evaluate (--chunks " + std::to_string(n_chunks) + ")");
+  return n_chunk;
 }
 
 PerplexityResult perplexity(Context& ctx, const std::vector<int32_t>& text_tokens, const PerplexityParams& params,
@@ -59,12 +42,11 @@ PerplexityResult perplexity(Context& ctx, const std::vector<int32_t>& text_token
                      std::to_string(n_vocab));
 
   const int32_t* tokens = params.base ? params.base->tokens() : text_tokens.data();
-  const int64_t n_tokens = params.base ? int64_t(params.base->n_ctx()) * params.base->n_chunk() : int64_t(text_tokens.size());
-  int n_chunk = int(n_tokens / n_ctx);
-  if (params.n_chunks >= 0) n_chunk = std::min(n_chunk, params.n_chunks);
-  if (n_chunk < 1 || n_tokens < 2 * n_ctx)
-    throw InputError("the text has " + std::to_string(n_tokens) + " tokens; perplexity with a context of " +
-                     std::to_string(n_ctx) + " needs at least " + std::to_string(2 * n_ctx));
+  // A base holds exactly the chunks it was written with (one is enough, as in
+  // llama-perplexity's KL-divergence mode); a text follows perplexity_chunks.
+  int n_chunk = params.base ? params.base->n_chunk() : perplexity_chunks(int64_t(text_tokens.size()), n_ctx, params.n_chunks);
+  if (params.base && params.n_chunks >= 0) n_chunk = std::min(n_chunk, params.n_chunks);
+  if (n_chunk < 1) throw InputError("no chunk to evaluate (--chunks " + std::to_string(params.n_chunks) + ")");
 
   const int bos = m.tokenizer->bos();
   const bool add_bos = m.tokenizer->vocab().add_bos && bos >= 0;

@@ -28,9 +28,7 @@ struct KldStats {
   int64_t same_top = 0;
   double base_nll = 0, base_nll2 = 0;
   double nll_nll_base = 0;            // sum of nll(Q)·nll(base): their covariance (kld_summary.h)
-  double mean() const;
-  double stderr_mean() const;
-  double percentile(double p) const;  // 0..100
+  double mean() const;  // the rest of the summary: summarize_kld (kld_summary.h)
   double same_top_fraction() const { return kld.empty() ? 0 : double(same_top) / double(kld.size()); }
 };
 
@@ -43,6 +41,11 @@ struct PerplexityResult {
   double ppl() const;
   double ppl_error() const;           // llama.cpp's ± (Gaussian propagation)
 };
+
+// Chunks a pass over n_tokens of text scores: every whole chunk, at most
+// n_chunks (< 0: no limit). As llama-perplexity, the text must hold at least
+// two chunks' worth of tokens even when fewer are asked for; InputError otherwise.
+int perplexity_chunks(int64_t n_tokens, int n_ctx, int n_chunks);
 
 // `tokens` is the whole tokenized text (BOS first when the vocab adds one);
 // ignored when params.base is given. on_chunk(i, n_chunks, running_ppl) may print progress.

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "qinfer/core/cpu_info.h"
 #include "qinfer/core/error.h"
 #include "qinfer/runtime/context.h"
 #include "qinfer/runtime/generate.h"
@@ -17,7 +16,7 @@ std::vector<std::string> greedy_samples(const Model& model, const std::vector<st
   std::vector<std::string> texts;
   if (prompts.empty() || n_tokens <= 0) return texts;
   ContextParams cp;
-  cp.n_threads = threads > 0 ? threads : std::max(1, detect_cpu().physical_cores);
+  cp.n_threads = threads;
   Context ctx(model, cp);
   GenerateParams gp;
   gp.n_predict = n_tokens;

@@ -1,15 +1,11 @@
 #include "qinfer/formats/gguf_writer.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 
+#include "qinfer/core/atomic_file.h"
 #include "qinfer/core/error.h"
 #include "qinfer/quant/type_registry.h"
 
@@ -133,69 +129,24 @@ class SinkOut final : public GgufOut {
   const GgufWriteFn& sink_;
 };
 
-// Output to "<path>.tmp.<pid>", renamed to <path> by commit(). Until then the
-// destructor removes the temporary file, so every failure (ours or an
-// exception from a data callback) leaves nothing behind.
-class AtomicFile final : public GgufOut {
+// Output through core's AtomicFile: nothing under <path> until commit(),
+// and every failure (ours or an exception from a data callback) removes the
+// temporary file.
+class FileOut final : public GgufOut {
  public:
-  explicit AtomicFile(const std::string& path)
-      : GgufOut(path, size_t(1) << 20), tmp_(path + ".tmp." + std::to_string(::getpid())) {
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail("cannot create " + tmp_, errno);
-    created_ = true;
-  }
-  ~AtomicFile() override { abandon(); }
+  explicit FileOut(const std::string& path) : GgufOut(path, size_t(1) << 20), file_(path) {}
 
-  [[noreturn]] void fail(const std::string& problem, int err = 0) override {
-    abandon();
-    GgufOut::fail(problem, err);
-  }
+  [[noreturn]] void fail(const std::string& problem, int err = 0) override { file_.fail(problem, err); }
 
   void commit() {
     flush();
-    if (::fsync(fd_) != 0) fail("cannot sync " + tmp_, errno);
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail("cannot close " + tmp_, errno);
-    if (::rename(tmp_.c_str(), name_.c_str()) != 0) fail("cannot rename " + tmp_ + " to the final name", errno);
-    created_ = false;
-    // Make the rename durable; best effort (some file systems refuse fsync on directories).
-    std::string dir = name_.find('/') == std::string::npos ? "." : name_.substr(0, name_.rfind('/') + 1);
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      (void)::fsync(dfd);
-      ::close(dfd);
-    }
+    file_.commit();
   }
 
  private:
-  void emit(const uint8_t* p, size_t n) override {
-    if (fd_ < 0) fail("cannot write " + tmp_ + ": already failed");
-    while (n > 0) {
-      ssize_t w = ::write(fd_, p, std::min<size_t>(n, size_t(1) << 30));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        fail("cannot write " + tmp_, errno);
-      }
-      if (w == 0) fail("cannot write " + tmp_ + ": no progress");
-      p += w;
-      n -= size_t(w);
-    }
-  }
-  void abandon() noexcept {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
-    if (created_) {
-      ::unlink(tmp_.c_str());
-      created_ = false;
-    }
-  }
+  void emit(const uint8_t* p, size_t n) override { file_.write(p, n); }
 
-  std::string tmp_;
-  int fd_ = -1;
-  bool created_ = false;
+  AtomicFile file_;
 };
 
 void put_value(GgufOut& out, const GgufValue& v) {
@@ -347,7 +298,7 @@ void GgufWriter::add_tensor_from(const GgufFile& src, const GgufTensorInfo& t) {
 // ---- writing ---------------------------------------------------------------
 
 void GgufWriter::write(const std::string& path) const {
-  AtomicFile out(path);
+  FileOut out(path);
   serialize(out);
   out.commit();
 }

@@ -6,6 +6,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "qinfer/core/atomic_file.h"
 #include "qinfer/core/error.h"
 
 namespace qinfer {
@@ -155,15 +156,13 @@ void write_safetensors(const std::string& path, const std::vector<StTensorOut>& 
   }
   std::string h = header.dump();
   while (h.size() % 8) h.push_back(' ');
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) throw InputError(path + ": cannot create file");
+  AtomicFile f(path);
   uint8_t len[8];
   for (int i = 0; i < 8; ++i) len[i] = uint8_t(uint64_t(h.size()) >> (8 * i));
-  bool ok = std::fwrite(len, 1, 8, f) == 8 && std::fwrite(h.data(), 1, h.size(), f) == h.size();
-  for (const auto& t : tensors)
-    ok = ok && (t.data.empty() || std::fwrite(t.data.data(), 1, t.data.size(), f) == t.data.size());
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) throw InputError(path + ": write failed");
+  f.write(len, 8);
+  f.write(h);
+  for (const auto& t : tensors) f.write(t.data.data(), t.data.size());
+  f.commit();
 }
 
 }  // namespace qinfer

@@ -48,14 +48,30 @@ const Tables& tables() {
   return tables;
 }
 
+constexpr Isa kAllIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512};
+
+// "scalar, avx2, avx512"; only those this CPU runs when `supported_only`.
+std::string isa_list(bool supported_only) {
+  std::string s;
+  for (Isa i : kAllIsas)
+    if (!supported_only || supported(i)) s += (s.empty() ? "" : ", ") + std::string(isa_name(i));
+  return s;
+}
+
+// The best path, or the one QINFER_ISA names; a name that is unknown or that
+// this CPU cannot run is an error rather than a silent fallback, so that a
+// pinned benchmark never measures another path than it says.
 Isa initial_isa() {
-  Isa isa = best_supported_isa();
-  if (const char* env = std::getenv("QINFER_ISA")) {
-    const std::string s = env;
-    const Isa want = s == "scalar" ? Isa::Scalar : s == "avx2" ? Isa::Avx2 : s == "avx512" ? Isa::Avx512 : isa;
-    if (supported(want)) isa = want;
+  const char* env = std::getenv("QINFER_ISA");
+  if (!env || !*env) return best_supported_isa();
+  const std::string want = env;
+  for (Isa i : kAllIsas) {
+    if (want != isa_name(i)) continue;
+    if (!supported(i))
+      throw InputError("QINFER_ISA=" + want + ": this CPU cannot run that kernel path (it runs: " + isa_list(true) + ")");
+    return i;
   }
-  return isa;
+  throw InputError("QINFER_ISA=" + want + ": unknown kernel path (known: " + isa_list(false) + ")");
 }
 
 struct Active {
@@ -100,6 +116,11 @@ void set_isa(Isa isa) {
   if (!supported(isa)) throw Error(std::string("ISA ") + isa_name(isa) + " is not supported on this CPU");
   active().table.store(&tables().t[int(isa)], std::memory_order_release);
   active().isa.store(isa, std::memory_order_release);
+}
+
+bool has_kernel(TypeId type) {
+  const uint32_t id = uint32_t(type);
+  return id < kTypeIdLimit && tables().t[0].vec_dot[id] != nullptr && tables().t[0].matmul[id] != nullptr;
 }
 
 void convert_activations(TypeId type, const float* src, void* dst, int64_t n) {

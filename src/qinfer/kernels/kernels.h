@@ -14,10 +14,16 @@ enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 const char* isa_name(Isa isa);
 // Best ISA this CPU supports (ignoring QINFER_ISA).
 Isa best_supported_isa();
-// The ISA in use: QINFER_ISA if set and supported, else the best one.
+// The ISA in use: QINFER_ISA if set, else the best one. Throws InputError
+// (on this and every kernel call) when QINFER_ISA names an unknown path or one
+// this CPU cannot run.
 Isa active_isa();
 // Pins the ISA for this process (tests/benchmarks); throws Error if unsupported.
 void set_isa(Isa isa);
+
+// Whether `type` has a dot product and matmul (on every ISA: each falls back
+// to the scalar twin), i.e. whether a model may hold weights of that type.
+bool has_kernel(TypeId type);
 
 // Converts n floats of activations into `type` (the weight type's vec_dot_type:
 // F32 copy, F16, BF16, Q8_0, Q8_1, Q8_K).

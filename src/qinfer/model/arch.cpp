@@ -17,14 +17,20 @@ const ArchInfo* find_arch(std::string_view name) {
   return nullptr;
 }
 
+ModelConfig complete_config(ModelConfig c) {
+  if (c.head_dim <= 0 && c.n_head > 0) c.head_dim = c.n_embd / c.n_head;
+  if (c.rope.n_rot <= 0) c.rope.n_rot = c.head_dim;
+  if (const ArchInfo* a = find_arch(c.arch)) {
+    c.rope.layout = a->rope_layout;
+    c.qkv_bias = a->qkv_bias;
+  }
+  return c;
+}
+
 std::string supported_archs() {
   std::string s;
   for (const ArchInfo& a : kArchs) s += (s.empty() ? "" : ", ") + std::string(a.name);
   return s;
-}
-
-std::string names::layer(int il, std::string_view part, std::string_view suffix) {
-  return "blk." + std::to_string(il) + "." + std::string(part) + "." + std::string(suffix);
 }
 
 }  // namespace qinfer

@@ -43,9 +43,16 @@ struct ModelConfig {
   float norm_eps = 1e-5f;
   RopeParams rope;
   bool qkv_bias = false;
+  bool tied_embeddings = false;  // no output.weight: the classifier is token_embd
 
   int kv_dim() const { return head_dim * n_head_kv; }
   int q_dim() const { return head_dim * n_head; }
 };
+
+// A config given by its shape (arch, sizes, rope base, eps; head_dim and
+// rope.n_rot 0 meaning "the default"), with the fields that follow from it
+// filled: head_dim = n_embd / n_head, rope.n_rot = head_dim, the rope layout
+// and qkv_bias of the architecture. Unknown architectures are left as they are.
+ModelConfig complete_config(ModelConfig c);
 
 }  // namespace qinfer

@@ -4,12 +4,15 @@
 #include <chrono>
 #include <cstdio>
 #include <cmath>
-#include <thread>
 
 #include "qinfer/core/error.h"
 #include "qinfer/core/thread_pool.h"
+#include "qinfer/core/threads.h"
 #include "qinfer/formats/gguf_writer.h"
 #include "qinfer/model/arch.h"
+#include "qinfer/model/file_types.h"
+#include "qinfer/model/gguf_hparams.h"
+#include "qinfer/model/weight_names.h"
 #include "qinfer/quant/type_registry.h"
 #include "qinfer/tokenizer/unicode.h"
 #include "qinfer/tokenizer/vocab.h"
@@ -18,39 +21,39 @@ namespace qinfer {
 
 // ---------------------------------------------------------------- presets
 
-const std::vector<ModelShape>& model_presets() {
-  //                                 arch     vocab   ctx  embd    ff  lay head kv  rope  eps   tie
-  static const std::vector<ModelShape> presets = {
-      {"stories260k", "llama", 512, 512, 64, 172, 5, 8, 4, 10000.0f, 1e-5f, true},
-      {"stories15m", "llama", 32000, 256, 288, 768, 6, 6, 6, 10000.0f, 1e-5f, true},
-      {"tinyllama-1.1b", "llama", 32000, 2048, 2048, 5632, 22, 32, 4, 10000.0f, 1e-5f, false},
-      {"llama2-7b", "llama", 32000, 4096, 4096, 11008, 32, 32, 32, 10000.0f, 1e-5f, false},
-      {"qwen2-0.5b", "qwen2", 151936, 32768, 896, 4864, 24, 14, 2, 1000000.0f, 1e-6f, true},
+const std::vector<ModelConfig>& model_presets() {
+  auto shape = [](const char* name, const char* arch, int vocab, int ctx, int embd, int ff, int layers, int heads,
+                  int kv, float rope_base, float eps, bool tied) {
+    ModelConfig c;
+    c.name = name;
+    c.arch = arch;
+    c.n_vocab = vocab;
+    c.n_ctx_train = ctx;
+    c.n_embd = embd;
+    c.n_ff = ff;
+    c.n_layer = layers;
+    c.n_head = heads;
+    c.n_head_kv = kv;
+    c.rope.freq_base = rope_base;
+    c.norm_eps = eps;
+    c.tied_embeddings = tied;
+    return c;
+  };
+  //                                       arch     vocab   ctx  embd    ff  lay head kv  rope  eps   tie
+  static const std::vector<ModelConfig> presets = {
+      shape("stories260k", "llama", 512, 512, 64, 172, 5, 8, 4, 10000.0f, 1e-5f, true),
+      shape("stories15m", "llama", 32000, 256, 288, 768, 6, 6, 6, 10000.0f, 1e-5f, true),
+      shape("tinyllama-1.1b", "llama", 32000, 2048, 2048, 5632, 22, 32, 4, 10000.0f, 1e-5f, false),
+      shape("llama2-7b", "llama", 32000, 4096, 4096, 11008, 32, 32, 32, 10000.0f, 1e-5f, false),
+      shape("qwen2-0.5b", "qwen2", 151936, 32768, 896, 4864, 24, 14, 2, 1000000.0f, 1e-6f, true),
   };
   return presets;
 }
 
-const ModelShape* find_preset(std::string_view name) {
-  for (const ModelShape& s : model_presets())
+const ModelConfig* find_preset(std::string_view name) {
+  for (const ModelConfig& s : model_presets())
     if (s.name == name) return &s;
   return nullptr;
-}
-
-uint32_t llama_file_type(TypeId type) {
-  switch (type) {  // llama.h LLAMA_FTYPE_*
-    case TypeId::F32: return 0;
-    case TypeId::F16: return 1;
-    case TypeId::Q4_0: return 2;
-    case TypeId::Q4_1: return 3;
-    case TypeId::Q8_0: return 7;
-    case TypeId::Q5_0: return 8;
-    case TypeId::Q5_1: return 9;
-    case TypeId::Q6_K: return 18;
-    case TypeId::BF16: return 32;
-    default: break;
-  }
-  const TypeInfo* info = find_type(type);
-  throw InputError(std::string("type ") + (info ? info->name : "?") + " has no llama.cpp file type");
 }
 
 namespace {
@@ -65,7 +68,7 @@ void require(bool ok, const std::string& what) {
 
 }  // namespace
 
-void validate_shape(const ModelShape& s) {
+void validate_shape(const ModelConfig& s) {
   const ArchInfo* arch = find_arch(s.arch);
   require(arch != nullptr, "unsupported architecture '" + s.arch + "' (supported: " + supported_archs() + ")");
   auto positive = [](const char* what, int64_t v, int64_t max) {
@@ -77,7 +80,7 @@ void validate_shape(const ModelShape& s) {
   positive("n_layer", s.n_layer, 1024);
   positive("n_head", s.n_head, 1 << 10);
   positive("n_head_kv", s.n_head_kv, s.n_head);
-  positive("n_ctx", s.n_ctx, 1 << 24);
+  positive("n_ctx", s.n_ctx_train, 1 << 24);
   positive("n_vocab", s.n_vocab, 1 << 22);
   require(s.n_embd % s.n_head == 0,
           "n_embd " + std::to_string(s.n_embd) + " is not a multiple of n_head " + std::to_string(s.n_head));
@@ -87,7 +90,7 @@ void validate_shape(const ModelShape& s) {
   const int min_vocab = (arch->qkv_bias ? kBpeFixed : kSpmFixed) + 1;
   require(s.n_vocab >= min_vocab, "n_vocab " + std::to_string(s.n_vocab) + " is below " + std::to_string(min_vocab) +
                                       " (special and byte tokens plus one piece)");
-  require(s.rope_base > 0 && std::isfinite(s.rope_base), "rope base must be positive");
+  require(s.rope.freq_base > 0 && std::isfinite(s.rope.freq_base), "rope base must be positive");
   require(s.norm_eps > 0 && std::isfinite(s.norm_eps), "norm eps must be positive");
 }
 
@@ -260,15 +263,13 @@ struct TensorPlan {
 // zero, so greedy decoding (max of thousands of random logits, far above 0)
 // never picks them: a random model's output is valid UTF-8, which servers
 // that parse what they generate (llama-server) require.
-bool text_token(const ModelShape& s, int64_t id) {
-  if (find_arch(s.arch)->qkv_bias) return id >= 256 && id < s.n_vocab - 3;  // BPE: bytes first, specials last
-  return id >= kSpmFixed;                                                    // SPM: specials and bytes first
+bool text_token(const ModelConfig& c, int64_t id) {
+  if (c.qkv_bias) return id >= 256 && id < c.n_vocab - 3;  // BPE: bytes first, specials last
+  return id >= kSpmFixed;                                  // SPM: specials and bytes first
 }
 
-std::vector<TensorPlan> plan_tensors(const ModelShape& s, TypeId type, int* n_fallback) {
-  const ArchInfo& arch = *find_arch(s.arch);
-  const int64_t head_dim = s.n_embd / s.n_head;
-  const int64_t q_dim = head_dim * s.n_head, kv_dim = head_dim * s.n_head_kv;
+// Every weight in file order: token_embd, the blocks (weight_names.h's order), output_norm, output.
+std::vector<TensorPlan> plan_tensors(const ModelConfig& c, TypeId type, int* n_fallback) {
   const TypeInfo& ti = type_info(type);
   std::vector<TensorPlan> out;
   auto matrix = [&](std::string name, int64_t cols, int64_t rows, float stddev) {
@@ -287,50 +288,39 @@ std::vector<TensorPlan> plan_tensors(const ModelShape& s, TypeId type, int* n_fa
 
   // A shared classifier reads token_embd too: scale it as a matrix of fan-in
   // n_embd so logits have unit scale either way.
-  matrix(names::token_embd, s.n_embd, s.n_vocab, s.tie_embeddings ? fan_in(s.n_embd) : 1.0f);
-  out.back().classifier = s.tie_embeddings;
-  for (int il = 0; il < s.n_layer; ++il) {
-    vec(names::layer(il, "attn_norm"), s.n_embd, Init::Ones, 0);
-    matrix(names::layer(il, "attn_q"), s.n_embd, q_dim, fan_in(s.n_embd));
-    if (arch.qkv_bias) vec(names::layer(il, "attn_q", "bias"), q_dim, Init::Normal, kBiasStd);
-    matrix(names::layer(il, "attn_k"), s.n_embd, kv_dim, fan_in(s.n_embd));
-    if (arch.qkv_bias) vec(names::layer(il, "attn_k", "bias"), kv_dim, Init::Normal, kBiasStd);
-    matrix(names::layer(il, "attn_v"), s.n_embd, kv_dim, fan_in(s.n_embd));
-    if (arch.qkv_bias) vec(names::layer(il, "attn_v", "bias"), kv_dim, Init::Normal, kBiasStd);
-    matrix(names::layer(il, "attn_output"), q_dim, s.n_embd, fan_in(q_dim));
-    vec(names::layer(il, "ffn_norm"), s.n_embd, Init::Ones, 0);
-    matrix(names::layer(il, "ffn_gate"), s.n_embd, s.n_ff, fan_in(s.n_embd));
-    matrix(names::layer(il, "ffn_up"), s.n_embd, s.n_ff, fan_in(s.n_embd));
-    matrix(names::layer(il, "ffn_down"), s.n_ff, s.n_embd, fan_in(s.n_ff));
-  }
-  vec(names::output_norm, s.n_embd, Init::Ones, 0);
-  if (!s.tie_embeddings) {
-    matrix(names::output, s.n_embd, s.n_vocab, fan_in(s.n_embd));
+  matrix(names::token_embd, c.n_embd, c.n_vocab, c.tied_embeddings ? fan_in(c.n_embd) : 1.0f);
+  out.back().classifier = c.tied_embeddings;
+  for (int il = 0; il < c.n_layer; ++il)
+    for (const LayerTensorInfo& t : layer_tensors()) {
+      const int64_t cols = dim_size(t.cols, c);
+      switch (t.kind) {
+        case LayerTensorInfo::Norm: vec(names::layer(il, t.part), cols, Init::Ones, 0); break;
+        case LayerTensorInfo::Bias:
+          if (c.qkv_bias) vec(names::layer(il, t.part), cols, Init::Normal, kBiasStd);
+          break;
+        case LayerTensorInfo::Matrix:
+          matrix(names::layer(il, t.part), cols, dim_size(t.rows, c), fan_in(cols));
+          break;
+      }
+    }
+  vec(names::output_norm, c.n_embd, Init::Ones, 0);
+  if (!c.tied_embeddings) {
+    matrix(names::output, c.n_embd, c.n_vocab, fan_in(c.n_embd));
     out.back().classifier = true;
   }
   return out;
 }
 
-void add_metadata(GgufWriter& w, const ModelShape& s, TypeId type) {
-  const std::string p = s.arch + ".";
-  w.set_string("general.architecture", s.arch);
-  w.set_string("general.name", s.name.empty() ? "random " + s.arch : s.name);
-  w.set_uint32("general.file_type", llama_file_type(type));
+void add_metadata(GgufWriter& w, const ModelConfig& c, TypeId type) {
+  w.set_string("general.architecture", c.arch);
+  w.set_string("general.name", c.name.empty() ? "random " + c.arch : c.name);
+  w.set_uint32("general.file_type", uint32_t(uniform_file_type(type).ftype));
   w.set_uint32("general.quantization_version", 2);
-  w.set_uint32(p + "context_length", uint32_t(s.n_ctx));
-  w.set_uint32(p + "embedding_length", uint32_t(s.n_embd));
-  w.set_uint32(p + "block_count", uint32_t(s.n_layer));
-  w.set_uint32(p + "feed_forward_length", uint32_t(s.n_ff));
-  w.set_uint32(p + "attention.head_count", uint32_t(s.n_head));
-  w.set_uint32(p + "attention.head_count_kv", uint32_t(s.n_head_kv));
-  w.set_float32(p + "attention.layer_norm_rms_epsilon", s.norm_eps);
-  w.set_uint32(p + "rope.dimension_count", uint32_t(s.n_embd / s.n_head));
-  w.set_float32(p + "rope.freq_base", s.rope_base);
-  w.set_uint32(p + "vocab_size", uint32_t(s.n_vocab));
-  if (find_arch(s.arch)->qkv_bias)
-    add_bpe_vocab(w, s.n_vocab);
+  write_gguf_hparams(w, c);
+  if (c.qkv_bias)
+    add_bpe_vocab(w, c.n_vocab);
   else
-    add_spm_vocab(w, s.n_vocab);
+    add_spm_vocab(w, c.n_vocab);
 }
 
 }  // namespace
@@ -340,16 +330,16 @@ CreateStats create_model(const std::string& path, const CreateOptions& o) {
   const TypeInfo* ti = find_type(o.type);
   if (!ti || !ti->from_float)
     throw InputError(std::string("type ") + (ti ? ti->name : "?") + " cannot be written: it has no reference quantizer");
-  llama_file_type(o.type);  // throws for a type llama.cpp has no file type for
+  uniform_file_type(o.type);  // throws for a type llama.cpp has no file type for
 
   const auto t0 = std::chrono::steady_clock::now();
   CreateStats stats;
-  std::vector<TensorPlan> plan = plan_tensors(o.shape, o.type, &stats.n_fallback);
+  const ModelConfig config = complete_config(o.shape);
+  std::vector<TensorPlan> plan = plan_tensors(config, o.type, &stats.n_fallback);
   GgufWriter w;
-  add_metadata(w, o.shape, o.type);
+  add_metadata(w, config, o.type);
 
-  const int n_threads = o.n_threads > 0 ? o.n_threads : int(std::max(1u, std::thread::hardware_concurrency()));
-  ThreadPool pool(n_threads);
+  ThreadPool pool(resolve_thread_count(o.n_threads));
   uint64_t total = 0;
   for (const TensorPlan& t : plan) {
     total += GgufWriter::tensor_nbytes(t.type, t.ne);
@@ -378,7 +368,7 @@ CreateStats create_model(const std::string& path, const CreateOptions& o) {
           for (int64_t r = a; r < b; ++r) {
             if (t.init == Init::Ones)
               std::fill(row.begin(), row.end(), 1.0f);
-            else if (t.classifier && !text_token(o.shape, r0 + r))
+            else if (t.classifier && !text_token(config, r0 + r))
               std::fill(row.begin(), row.end(), 0.0f);
             else
               fill_normal(row.data(), cols, t.stddev, row_key(o.seed, k, uint64_t(r0 + r)));

@@ -24,29 +24,15 @@
 #include <string_view>
 #include <vector>
 
+#include "qinfer/model/config.h"
 #include "qinfer/quant/type_id.h"
 
 namespace qinfer {
 
-struct ModelShape {
-  std::string name;  // preset name, also general.name
-  std::string arch;  // "llama" or "qwen2"
-  int n_vocab = 0;
-  int n_ctx = 0;
-  int n_embd = 0;
-  int n_ff = 0;
-  int n_layer = 0;
-  int n_head = 0;
-  int n_head_kv = 0;
-  float rope_base = 10000.0f;
-  float norm_eps = 1e-5f;
-  bool tie_embeddings = false;  // no output.weight: the classifier is token_embd
-};
-
-// The named shapes, in listing order.
-const std::vector<ModelShape>& model_presets();
+// The named shapes (name = the preset's name, also general.name), in listing order.
+const std::vector<ModelConfig>& model_presets();
 // nullptr when there is no preset of that name.
-const ModelShape* find_preset(std::string_view name);
+const ModelConfig* find_preset(std::string_view name);
 
 struct CreateProgress {
   int tensor_index = 0;  // 0-based, of n_tensors
@@ -58,10 +44,10 @@ struct CreateProgress {
 };
 
 struct CreateOptions {
-  ModelShape shape;
+  ModelConfig shape;  // arch, sizes, rope.freq_base, norm_eps, tied_embeddings (complete_config fills the rest)
   TypeId type = TypeId::F16;             // type of the 2-D weights
   uint64_t seed = 42;
-  int n_threads = 0;                     // 0: all hardware threads
+  int n_threads = 0;                     // resolve_thread_count: 0 is the physical cores
   // Called once after each tensor is written.
   std::function<void(const CreateProgress&)> progress;
 };
@@ -79,10 +65,6 @@ struct CreateStats {
 CreateStats create_model(const std::string& path, const CreateOptions& options);
 
 // The shape checks create_model runs; throws InputError.
-void validate_shape(const ModelShape& shape);
-
-// llama.cpp's general.file_type (LLAMA_FTYPE_*) for files whose matrices are
-// `type`; throws InputError for a type without one.
-uint32_t llama_file_type(TypeId type);
+void validate_shape(const ModelConfig& shape);
 
 }  // namespace qinfer

@@ -1,94 +1,12 @@
-// GGUF → Model: hyper-parameters from "<arch>.*" keys, tokenizer from
-// "tokenizer.ggml.*", tensors as views into the mapped file.
-#include <cmath>
-#include <cstdio>
-
+// GGUF → Model: hyper-parameters from "<arch>.*" keys (gguf_hparams.h),
+// tokenizer from "tokenizer.ggml.*", tensors as views into the mapped file.
 #include "qinfer/core/error.h"
 #include "qinfer/formats/gguf.h"
-#include "qinfer/model/arch.h"
+#include "qinfer/model/gguf_hparams.h"
 #include "qinfer/model/loaders.h"
 #include "qinfer/tokenizer/vocab.h"
 
 namespace qinfer {
-
-namespace {
-
-RopeScaling parse_scaling(const std::string& path, const std::string& s) {
-  if (s.empty() || s == "none") return RopeScaling::None;
-  if (s == "linear") return RopeScaling::Linear;
-  if (s == "yarn") return RopeScaling::Yarn;
-  if (s == "llama3") return RopeScaling::Llama3;
-  throw InputError(path + ": unsupported rope scaling type '" + s + "'");
-}
-
-void check_positive(const std::string& path, const char* what, int64_t v, int64_t max) {
-  if (v <= 0 || v > max)
-    throw InputError(path + ": " + what + " = " + std::to_string(v) + " is out of range (1.." + std::to_string(max) + ")");
-}
-
-ModelConfig read_config(const GgufFile& f, int n_vocab) {
-  const std::string& path = f.path();
-  ModelConfig c;
-  c.arch = f.require_string("general.architecture");
-  const ArchInfo* arch = find_arch(c.arch);
-  if (!arch)
-    throw InputError(path + ": unsupported architecture '" + c.arch + "' (supported: " + supported_archs() + ")");
-  const std::string p = c.arch + ".";
-  c.name = f.get_string("general.name", "");
-  c.n_vocab = int(f.get_int(p + "vocab_size", n_vocab));
-  c.n_ctx_train = int(f.get_int(p + "context_length", 2048));
-  c.n_embd = int(f.require_int(p + "embedding_length"));
-  c.n_layer = int(f.require_int(p + "block_count"));
-  c.n_ff = int(f.require_int(p + "feed_forward_length"));
-  c.n_head = int(f.require_int(p + "attention.head_count"));
-  c.n_head_kv = int(f.get_int(p + "attention.head_count_kv", c.n_head));
-  check_positive(path, "embedding_length", c.n_embd, 1 << 20);
-  check_positive(path, "block_count", c.n_layer, 4096);
-  check_positive(path, "feed_forward_length", c.n_ff, 1 << 22);
-  check_positive(path, "attention.head_count", c.n_head, 1 << 14);
-  check_positive(path, "attention.head_count_kv", c.n_head_kv, c.n_head);
-  check_positive(path, "context_length", c.n_ctx_train, 1 << 24);
-  check_positive(path, "vocab size", c.n_vocab, 1 << 24);
-  if (c.n_head % c.n_head_kv != 0)
-    throw InputError(path + ": attention.head_count " + std::to_string(c.n_head) +
-                     " is not a multiple of head_count_kv " + std::to_string(c.n_head_kv));
-  c.head_dim = int(f.get_int(p + "attention.key_length", c.n_embd / c.n_head));
-  check_positive(path, "attention.key_length", c.head_dim, 1 << 14);
-  if (f.get_int(p + "attention.value_length", c.head_dim) != c.head_dim)
-    throw InputError(path + ": attention.value_length different from key_length is not supported");
-  c.norm_eps = float(f.get_float(p + "attention.layer_norm_rms_epsilon", 1e-5));
-  // NaN, Inf or <= 0 would make every norm non-finite (or divide by zero on a zero row).
-  if (!std::isfinite(c.norm_eps) || !(c.norm_eps > 0)) {
-    char v[32];
-    std::snprintf(v, sizeof v, "%g", double(c.norm_eps));
-    throw InputError(path + ": " + p + "attention.layer_norm_rms_epsilon = " + v + " must be a positive finite number");
-  }
-  c.qkv_bias = arch->qkv_bias;
-
-  RopeParams& r = c.rope;
-  r.layout = arch->rope_layout;
-  r.n_rot = int(f.get_int(p + "rope.dimension_count", c.head_dim));
-  if (r.n_rot <= 0 || r.n_rot > c.head_dim || r.n_rot % 2 != 0)
-    throw InputError(path + ": rope.dimension_count " + std::to_string(r.n_rot) + " is invalid for head size " +
-                     std::to_string(c.head_dim));
-  r.freq_base = float(f.get_float(p + "rope.freq_base", 10000.0));
-  r.scaling = parse_scaling(path, f.get_string(p + "rope.scaling.type", ""));
-  float factor = float(f.get_float(p + "rope.scaling.factor", f.get_float(p + "rope.scale_linear", 0.0)));
-  if (factor > 0 && r.scaling == RopeScaling::None) r.scaling = RopeScaling::Linear;
-  if (!(r.freq_base > 0) || !std::isfinite(r.freq_base)) throw InputError(path + ": rope.freq_base is invalid");
-  r.scaling_factor = factor > 0 ? factor : 1.0f;
-  r.freq_scale = (r.scaling == RopeScaling::Linear || r.scaling == RopeScaling::Yarn) ? 1.0f / r.scaling_factor : 1.0f;
-  r.n_ctx_orig = int(f.get_int(p + "rope.scaling.original_context_length", c.n_ctx_train));
-  if (r.scaling == RopeScaling::Yarn) {
-    r.yarn_ext_factor = 1.0f;
-    r.yarn_attn_factor = float(f.get_float(p + "rope.scaling.attn_factor", 1.0));
-    r.yarn_beta_fast = float(f.get_float(p + "rope.scaling.yarn_beta_fast", 32.0));
-    r.yarn_beta_slow = float(f.get_float(p + "rope.scaling.yarn_beta_slow", 1.0));
-  }
-  return c;
-}
-
-}  // namespace
 
 std::unique_ptr<Model> load_gguf_model(const std::string& path) {
   auto m = std::make_unique<Model>();
@@ -98,7 +16,7 @@ std::unique_ptr<Model> load_gguf_model(const std::string& path) {
   const GgufFile& f = *m->gguf;
 
   VocabData vocab = vocab_from_gguf(f);
-  m->config = read_config(f, int(vocab.tokens.size()));
+  m->config = read_gguf_hparams(f, int(vocab.tokens.size()));
   if (m->config.n_vocab != int(vocab.tokens.size()))
     throw InputError(path + ": vocab_size " + std::to_string(m->config.n_vocab) + " does not match " +
                      std::to_string(vocab.tokens.size()) + " tokenizer tokens");

@@ -10,8 +10,8 @@
 
 #include "qinfer/core/error.h"
 #include "qinfer/core/mapped_file.h"
-#include "qinfer/model/arch.h"
 #include "qinfer/model/loaders.h"
+#include "qinfer/model/weight_names.h"
 #include "qinfer/tokenizer/vocab.h"
 
 namespace qinfer {
@@ -52,8 +52,11 @@ class Layout {
     m_.tensors.push_back(std::move(t));
     off_ += bytes;
   }
-  void per_layer(const char* part, int64_t ne0, int64_t ne1 = 1) {
-    for (int il = 0; il < m_.config.n_layer; ++il) add(names::layer(il, part), ne0, ne1);
+  // One tensor per layer, shaped as weight_names.h says.
+  void per_layer(LayerPart part) {
+    const LayerTensorInfo& t = layer_tensor(part);
+    const ModelConfig& c = m_.config;
+    for (int il = 0; il < c.n_layer; ++il) add(names::layer(il, part), dim_size(t.cols, c), dim_size(t.rows, c));
   }
   void skip(size_t bytes, const char* what) {
     if (off_ > m_.mapped->size() || bytes > m_.mapped->size() - off_)
@@ -161,33 +164,22 @@ std::unique_ptr<Model> load_llama2c_model(const std::string& path, const LoadOpt
   c.rope.n_rot = c.head_dim;
   c.rope.freq_base = 10000.0f;
 
-  const int64_t dim = c.n_embd, kv = c.kv_dim(), ff = c.n_ff, nv = c.n_vocab;
+  const int64_t dim = c.n_embd, nv = c.n_vocab;
   Layout L(*m, header_size);
+  using P = LayerPart;
   if (version == 0) {
     L.add(names::token_embd, dim, nv);
-    L.per_layer("attn_norm", dim);
-    L.per_layer("attn_q", dim, dim);
-    L.per_layer("attn_k", dim, kv);
-    L.per_layer("attn_v", dim, kv);
-    L.per_layer("attn_output", dim, dim);
-    L.per_layer("ffn_norm", dim);
-    L.per_layer("ffn_gate", dim, ff);  // w1
-    L.per_layer("ffn_down", ff, dim);  // w2
-    L.per_layer("ffn_up", dim, ff);    // w3
+    for (P part : {P::AttnNorm, P::AttnQ, P::AttnK, P::AttnV, P::AttnOutput, P::FfnNorm})
+      L.per_layer(part);
+    for (P part : {P::FfnGate, P::FfnDown, P::FfnUp}) L.per_layer(part);  // w1, w2, w3
     L.add(names::output_norm, dim);
     L.skip(size_t(c.n_ctx_train) * size_t(c.head_dim) * 4, "the rotary tables");  // freq_cis real + imag
   } else {
-    L.per_layer("attn_norm", dim);
-    L.per_layer("ffn_norm", dim);
+    L.per_layer(P::AttnNorm);
+    L.per_layer(P::FfnNorm);
     L.add(names::output_norm, dim);
     L.add(names::token_embd, dim, nv);
-    L.per_layer("attn_q", dim, dim);
-    L.per_layer("attn_k", dim, kv);
-    L.per_layer("attn_v", dim, kv);
-    L.per_layer("attn_output", dim, dim);
-    L.per_layer("ffn_gate", dim, ff);
-    L.per_layer("ffn_down", ff, dim);
-    L.per_layer("ffn_up", dim, ff);
+    for (P part : {P::AttnQ, P::AttnK, P::AttnV, P::AttnOutput, P::FfnGate, P::FfnDown, P::FfnUp}) L.per_layer(part);
   }
   if (!shared) L.add(names::output, dim, nv);
   if (L.offset() != file.size())

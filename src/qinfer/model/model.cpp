@@ -1,11 +1,16 @@
 #include "qinfer/model/model.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <map>
 
 #include "qinfer/core/error.h"
 #include "qinfer/core/mapped_file.h"
 #include "qinfer/formats/gguf.h"
 #include "qinfer/model/arch.h"
+#include "qinfer/model/file_types.h"
+#include "qinfer/model/weight_names.h"
 #include "qinfer/model/loaders.h"
 #include "qinfer/tokenizer/vocab.h"
 
@@ -36,6 +41,26 @@ int64_t Model::n_params() const {
   int64_t n = 0;
   for (const Tensor& t : tensors) n += t.n_elements();
   return n;
+}
+
+TypeId dominant_type(const Model& m) {
+  std::map<TypeId, int64_t> matrices, all;
+  for (const Tensor& t : m.tensors) {
+    all[t.type] += t.n_elements();
+    if (t.n_dims >= 2) matrices[t.type] += t.n_elements();
+  }
+  const auto& counts = matrices.empty() ? all : matrices;
+  if (counts.empty()) return TypeId::F32;
+  return std::max_element(counts.begin(), counts.end(), [](const auto& a, const auto& b) { return a.second < b.second; })
+      ->first;
+}
+
+std::string file_type_name(const Model& m) {
+  if (m.gguf)
+    if (const FileTypeInfo* ft = find_file_type(m.gguf->get_int("general.file_type", -1))) return ft->name;
+  std::string name = type_info(dominant_type(m)).name;
+  for (char& c : name) c = char(std::toupper(static_cast<unsigned char>(c)));
+  return name;
 }
 
 namespace {
@@ -86,28 +111,25 @@ class Binder {
 }  // namespace
 
 void bind_weights(Model& m) {
-  const ModelConfig& c = m.config;
+  ModelConfig& c = m.config;
   Binder b(m);
   m.tok_embd = b.get(names::token_embd, {c.n_embd, c.n_vocab});
   m.output_norm = b.get_f32(names::output_norm, c.n_embd);
   m.output = b.get(names::output, {c.n_embd, c.n_vocab}, false);
   if (!m.output) m.output = m.tok_embd;  // shared classifier
-  m.rope_freqs = b.get_f32("rope_freqs.weight", c.rope.n_rot / 2, false);
+  m.config.tied_embeddings = m.output == m.tok_embd;
+  m.rope_freqs = b.get_f32(names::rope_freqs, c.rope.n_rot / 2, false);
   m.layers.resize(size_t(c.n_layer));
   for (int il = 0; il < c.n_layer; ++il) {
     LayerWeights& L = m.layers[size_t(il)];
-    L.attn_norm = b.get_f32(names::layer(il, "attn_norm"), c.n_embd);
-    L.wq = b.get(names::layer(il, "attn_q"), {c.n_embd, c.q_dim()});
-    L.wk = b.get(names::layer(il, "attn_k"), {c.n_embd, c.kv_dim()});
-    L.wv = b.get(names::layer(il, "attn_v"), {c.n_embd, c.kv_dim()});
-    L.wo = b.get(names::layer(il, "attn_output"), {c.q_dim(), c.n_embd});
-    L.bq = b.get_f32(names::layer(il, "attn_q", "bias"), c.q_dim(), c.qkv_bias);
-    L.bk = b.get_f32(names::layer(il, "attn_k", "bias"), c.kv_dim(), c.qkv_bias);
-    L.bv = b.get_f32(names::layer(il, "attn_v", "bias"), c.kv_dim(), c.qkv_bias);
-    L.ffn_norm = b.get_f32(names::layer(il, "ffn_norm"), c.n_embd);
-    L.ffn_gate = b.get(names::layer(il, "ffn_gate"), {c.n_embd, c.n_ff});
-    L.ffn_up = b.get(names::layer(il, "ffn_up"), {c.n_embd, c.n_ff});
-    L.ffn_down = b.get(names::layer(il, "ffn_down"), {c.n_ff, c.n_embd});
+    for (const LayerTensorInfo& t : layer_tensors()) {
+      const std::string name = names::layer(il, t.part);
+      const int64_t cols = dim_size(t.cols, c);
+      if (t.kind == LayerTensorInfo::Matrix)
+        L.*t.slot = b.get(name, {cols, dim_size(t.rows, c)});
+      else  // norms and biases are read as floats
+        L.*t.slot = b.get_f32(name, cols, t.kind == LayerTensorInfo::Norm || c.qkv_bias);
+    }
   }
 }
 

@@ -68,6 +68,13 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
 // tokenizer.* keys (vocabulary-only files and any architecture work, as with
 // llama-tokenize); a llama2.c checkpoint needs its header and tokenizer.bin.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path, const LoadOptions& options = {});
+// The type holding most weight-matrix elements (tensors of two or more
+// dimensions; every tensor when there is none): what a model "is" when its
+// file does not say. One definition for run records, bench and optimize.
+TypeId dominant_type(const Model& model);
+// general.file_type's llama-quantize name ("Q4_K_M") when the file gives a
+// known one, else the dominant type's name in upper case ("F32").
+std::string file_type_name(const Model& model);
 
 // Fills tok_embd/output/layers from `tensors` by the architecture's names and
 // checks every shape against the config. Used by all loaders.

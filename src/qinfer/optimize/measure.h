@@ -14,13 +14,12 @@ struct MeasureParams {
   std::string label;
   std::string file_type;       // recorded as is
   bool baseline = false;
-  int threads = 0;             // 0: physical cores
+  int threads = 0;             // resolve_thread_count
   int n_prompt = 512, n_gen = 128, reps = 3;
   std::string eval_text;       // the baseline tokenizes this
   int n_ctx = 128;             // evaluation chunk length
   int n_chunks = 100;          // < 0: all
   std::string base_logits;     // written by the baseline, read by the others
-  double base_ppl = 0;         // for Δppl
   std::vector<std::string> sample_prompts;  // greedy continuations for the side-by-side view
   int sample_tokens = 48;
 };

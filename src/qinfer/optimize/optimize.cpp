@@ -3,12 +3,15 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
+#include "qinfer/core/atomic_file.h"
 #include "qinfer/core/error.h"
-#include "qinfer/formats/gguf.h"
+#include "qinfer/model/file_types.h"
+#include "qinfer/model/model.h"
 #include "qinfer/optimize/measure.h"
+#include "qinfer/optimize/run_records.h"
 #include "qinfer/quant/type_registry.h"
-#include "qinfer/quantize/file_types.h"
 #include "qinfer/quantize/quantize_model.h"
 
 namespace qinfer {
@@ -23,34 +26,51 @@ std::vector<std::string> default_sample_prompts() {
 
 namespace {
 
-// The type holding most of the weight bytes: names the baseline row ("F32").
-std::string dominant_type(const std::string& path) {
-  const auto file = GgufFile::open(path);
-  std::vector<uint64_t> bytes(kTypeIdLimit, 0);
-  for (const GgufTensorInfo& t : file->tensors())
-    if (uint32_t(t.type) < kTypeIdLimit) bytes[uint32_t(t.type)] += t.nbytes;
-  uint32_t best = 0;
-  for (uint32_t i = 1; i < kTypeIdLimit; ++i)
-    if (bytes[i] > bytes[best]) best = i;
-  const TypeInfo* info = find_type(best);
-  std::string name = info ? info->name : "?";
-  for (char& c : name) c = char(std::toupper(static_cast<unsigned char>(c)));
-  return name;
-}
+// What one run creates in out_dir, removed again unless the run succeeds:
+// directories only when empty, files only when they were not there before.
+class CreatedFiles {
+ public:
+  ~CreatedFiles() {
+    if (kept_) return;
+    std::error_code ec;
+    for (auto it = paths_.rbegin(); it != paths_.rend(); ++it) {
+      if (fs::is_directory(*it, ec)) fs::remove(*it, ec);  // only when empty: never what was there before
+      else fs::remove(*it, ec);
+    }
+  }
+  // Records the directories of `dir` (and its parents) that do not exist yet, then creates them.
+  void create_directories(const fs::path& dir) {
+    std::vector<fs::path> missing;
+    std::error_code ec;
+    for (fs::path p = dir; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) missing.push_back(p);
+    fs::create_directories(dir, ec);
+    if (ec) throw InputError(dir.string() + ": cannot create the output directory: " + ec.message());
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) paths_.push_back(*it);
+  }
+  // A file about to be written; one that exists already (an earlier run's) is not this run's to remove.
+  void add(const fs::path& file) {
+    std::error_code ec;
+    if (!fs::exists(file, ec)) paths_.push_back(file);
+  }
+  void keep() { kept_ = true; }
+
+ private:
+  std::vector<fs::path> paths_;  // in creation order
+  bool kept_ = false;
+};
 
 }  // namespace
 
-std::vector<VariantResult> run_optimize(const OptimizeParams& p,
-                                        const std::function<void(int, int, const std::string&)>& on_stage) {
+std::vector<VariantResult> run_optimize(const OptimizeParams& p, const OptimizeProgress& on_stage) {
   if (p.types.empty()) throw InputError("--types: no quantization types given");
   for (const std::string& t : p.types) parse_file_type(t);  // fail before any work
-  const std::string base_type = dominant_type(p.model_path);
+  std::string base_type = type_info(dominant_type(*load_model(p.model_path))).name;
+  for (char& c : base_type) c = char(std::toupper(static_cast<unsigned char>(c)));
   if (base_type != "F32" && base_type != "F16" && base_type != "BF16")
     throw InputError(p.model_path + ": the model is " + base_type +
                      "; optimize needs an unquantized (F32/F16/BF16) model as its baseline");
-  std::error_code ec;
-  fs::create_directories(fs::path(p.out_dir) / "models", ec);
-  if (ec) throw InputError(p.out_dir + ": cannot create the output directory: " + ec.message());
+  CreatedFiles created;
+  created.create_directories(fs::path(p.out_dir) / "models");
 
   const int n_stages = int(p.types.size()) + 1;
   MeasureParams mp;
@@ -71,8 +91,8 @@ std::vector<VariantResult> run_optimize(const OptimizeParams& p,
   mp.file_type = base_type;
   mp.baseline = true;
   if (on_stage) on_stage(0, n_stages, mp.label);
+  created.add(mp.base_logits);
   results.push_back(measure_variant(mp));
-  mp.base_ppl = results[0].ppl;
   mp.baseline = false;
 
   const std::string stem = fs::path(p.model_path).stem().string();
@@ -84,6 +104,7 @@ std::vector<VariantResult> run_optimize(const OptimizeParams& p,
     qp.output = (fs::path(p.out_dir) / "models" / (stem + "-" + ft.name + ".gguf")).string();
     qp.type = ft.name;
     qp.threads = p.threads;
+    created.add(qp.output);
     const QuantizeSummary qs = quantize_model(qp);
     mp.model_path = qp.output;
     mp.label = ft.name;
@@ -92,7 +113,28 @@ std::vector<VariantResult> run_optimize(const OptimizeParams& p,
     r.quantize_seconds = qs.seconds;
     results.push_back(r);
   }
+  created.keep();
   return results;
+}
+
+OptimizeOutputs run_optimize_job(const OptimizeParams& p, ResultStore* store, const OptimizeProgress& on_stage) {
+  OptimizeOutputs out;
+  out.variants = run_optimize(p, on_stage);
+  out.results_json = (fs::path(p.out_dir) / "results.json").string();
+  write_file_atomically(out.results_json, nlohmann::json(out.variants).dump(2) + "\n");
+  for (const VariantResult& v : out.variants) out.runs.push_back(optimize_run(v, p));
+  if (store) {
+    std::vector<int64_t> ids;
+    for (const RunRecord& r : out.runs) ids.push_back(store->record_run(r));
+    out.runs = store->list(ids);  // as stored: ids, hashes, times
+  } else {
+    for (size_t i = 0; i < out.runs.size(); ++i) out.runs[i].id = int64_t(i) + 1;
+  }
+  report::ReportOptions ro;
+  ro.title = "qinfer optimize: " + fs::path(p.model_path).filename().string();
+  ro.price_per_hour = p.price_per_hour;
+  out.report = report::write_report(out.runs, ro, (fs::path(p.out_dir) / "report").string());
+  return out;
 }
 
 }  // namespace qinfer

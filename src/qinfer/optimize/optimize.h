@@ -1,12 +1,14 @@
 // The main job: quantize a model into each requested type, measure every file
-// (and the unquantized baseline) the same way, and collect one comparison.
+// (and the unquantized baseline) the same way, and collect one comparison;
+// then record every variant in the results store and write the report.
 #pragma once
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "qinfer/optimize/variant.h"
-#include "qinfer/store/run_record.h"
+#include "qinfer/report/report.h"
+#include "qinfer/store/results_store.h"
 
 namespace qinfer {
 
@@ -14,12 +16,13 @@ struct OptimizeParams {
   std::string model_path;            // F32/F16/BF16 GGUF: the baseline
   std::vector<std::string> types;    // quantize targets, llama-quantize names ("Q4_K_M", ...)
   std::string eval_text;             // perplexity / KL-divergence text
-  std::string out_dir;               // models/, baseline logits, report
-  int threads = 0;                   // 0: physical cores
+  std::string out_dir;               // models/, baseline logits, results.json, report/
+  int threads = 0;                   // resolve_thread_count
   int n_prompt = 512, n_gen = 128, reps = 3;
   int n_ctx = 128, n_chunks = 100;
   std::vector<std::string> sample_prompts;  // greedy continuations shown side by side
   int sample_tokens = 48;
+  double price_per_hour = 0;         // for the report's cost per 1M tokens; 0: none
 };
 
 // Default quantization matrix when --types is not given.
@@ -27,13 +30,23 @@ std::vector<std::string> default_optimize_types();
 // Prompts for the side-by-side generations when none are given.
 std::vector<std::string> default_sample_prompts();
 
-// Runs the whole matrix; on_stage(i, n, label) reports progress. Variants
-// come back baseline first, in the order of params.types.
-std::vector<VariantResult> run_optimize(const OptimizeParams& params,
-                                        const std::function<void(int, int, const std::string&)>& on_stage = {});
+using OptimizeProgress = std::function<void(int stage, int n_stages, const std::string& label)>;
 
-// A variant as a results-store run (kind "optimize", labelled by its type),
-// with the optimize parameters and its sample generations in params_json.
-RunRecord to_run_record(const VariantResult& variant, const OptimizeParams& params);
+// Runs the whole matrix; variants come back baseline first, in the order of
+// params.types. On failure nothing of this run is left in out_dir: the models
+// it wrote, the baseline logits, and the directories it created are removed.
+std::vector<VariantResult> run_optimize(const OptimizeParams& params, const OptimizeProgress& on_stage = {});
+
+struct OptimizeOutputs {
+  std::vector<VariantResult> variants;
+  std::string results_json;    // out_dir/results.json
+  std::vector<RunRecord> runs;  // as stored (ids, hashes, times); numbered 1.. without a store
+  report::ReportFiles report;   // out_dir/report/
+};
+
+// run_optimize, then results.json, one stored run per variant (store may be
+// null) and the report.
+OptimizeOutputs run_optimize_job(const OptimizeParams& params, ResultStore* store,
+                                 const OptimizeProgress& on_stage = {});
 
 }  // namespace qinfer

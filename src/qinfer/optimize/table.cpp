@@ -3,20 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 
-namespace qinfer {
+#include "qinfer/core/format.h"
 
-std::string format_bytes(int64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = double(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", v, units[u]);
-  return buf;
-}
+namespace qinfer {
 
 namespace {
 
@@ -41,9 +30,9 @@ std::string format_comparison_table(const std::vector<VariantResult>& rows) {
   std::vector<std::vector<std::string>> cells = {
       {"type", "size", "bpw", pp + " t/s", tg + " t/s", "peak RSS", "PPL", "ΔPPL", "KLD", "top-1 %"}};
   for (const VariantResult& r : rows) {
-    cells.push_back({r.label, format_bytes(r.file_bytes), fmt("%.2f", r.bits_per_weight),
+    cells.push_back({r.label, format_bytes(double(r.file_bytes)), fmt("%.2f", r.bits_per_weight),
                      fmt("%.1f ± %.1f", r.pp_tps, r.pp_tps_sd), fmt("%.1f ± %.1f", r.tg_tps, r.tg_tps_sd),
-                     format_bytes(r.peak_rss_bytes), fmt("%.4f", r.ppl),
+                     format_bytes(double(r.peak_rss_bytes)), fmt("%.4f", r.ppl),
                      r.baseline ? "—" : fmt("%+.4f", r.delta_ppl), r.baseline ? "—" : fmt("%.6f", r.kld_mean),
                      r.baseline ? "—" : fmt("%.2f", r.same_top_pct)});
   }

@@ -1,6 +1,33 @@
+// quant/ is the tensor types (what a block of numbers looks like); quantize/
+// is the job that turns a model file into a quantized one.
+//
 // The one type registry: every tensor type is one row (block size, bytes per
 // block, scalar reference conversions, the type activations are converted to
 // for dot products). Fast kernels live in kernels/ and are keyed by the same id.
+//
+// Adding a tensor type X (tests/test_type_checklist.cpp checks what it can):
+//  1. quant/x.h, quant/x.cpp: the block struct with a layout comment and a
+//     static_assert on its size; quantize_row_x_ref / dequantize_row_x (scalar,
+//     the reference); `extern const TypeInfo kTypeX` (block_size, type_size,
+//     quantized, to_float, from_float, vec_dot_type, and `quantize` when it has
+//     an imatrix-aware row quantizer as llama-quantize's).
+//  2. quant/type_id.h: its id. A ggml type keeps GGUF's number; a type ggml
+//     does not have (NF4, ...) takes a free number, raising kTypeIdLimit if
+//     needed, and its files will not load in llama.cpp.
+//  3. quant/type_registry.cpp: one line in kAllTypes.
+//  4. kernels/: the scalar dot `vec_dot_x_<act>_generic` (declared in
+//     kernel_table.h) and its `set<...>(t, TypeId::X)` line in
+//     fill_table_generic (which also gives it the scalar matmul); if its
+//     vec_dot_type is new, a converter in the same table. SIMD versions are
+//     optional, one `set` line per ISA file, each tested against the scalar.
+//  5. Only if llama.cpp has a file type for it: model/file_types (enum value
+//     and table row); only if llama-quantize's mixes use it:
+//     quantize/tensor_policy.cpp.
+//  6. Tests: the expected row in tests/test_quant.cpp (QuantRegistry), round-
+//     trip error bounds and every-code dequantization, SIMD vs scalar in
+//     tests/test_kernels*.cpp. bench/bench_kernels.cpp and
+//     tests/test_quant_nonfinite.cpp pick the type up from the registry.
+//  7. README.md: the type list under "Models".
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -1,14 +1,11 @@
 #include "qinfer/quantize/imatrix.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 
 #include "qinfer/core/error.h"
+#include "qinfer/quantize/imatrix_file.h"
 #include "qinfer/quantize/tensor_policy.h"
 
 namespace qinfer {
@@ -17,37 +14,6 @@ namespace {
 
 // llama-imatrix ignores micro-batches of fewer tokens than this.
 constexpr int kMinTokens = 16;
-
-class FileOut {
- public:
-  explicit FileOut(const std::string& path) : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())) {
-    f_ = std::fopen(tmp_.c_str(), "wb");
-    if (!f_) fail("cannot create " + tmp_);
-  }
-  ~FileOut() {
-    if (f_) std::fclose(f_);
-    if (!done_) std::remove(tmp_.c_str());
-  }
-  void put(const void* p, size_t n) {
-    if (n && std::fwrite(p, 1, n, f_) != n) fail("cannot write " + tmp_);
-  }
-  void put_i32(int32_t v) { put(&v, sizeof v); }
-  void commit() {
-    const int rc = std::fclose(f_);
-    f_ = nullptr;
-    if (rc != 0) fail("cannot write " + tmp_);
-    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) fail("cannot rename " + tmp_ + " to the final name");
-    done_ = true;
-  }
-
- private:
-  [[noreturn]] void fail(const std::string& what) {
-    throw InputError(path_ + ": " + what + ": " + std::strerror(errno));
-  }
-  std::string path_, tmp_;
-  std::FILE* f_ = nullptr;
-  bool done_ = false;
-};
 
 }  // namespace
 
@@ -78,24 +44,14 @@ void ImatrixCollector::write(const std::string& path, const std::string& dataset
   std::sort(names.begin(), names.end(), [](const std::string* a, const std::string* b) { return llama_tensor_less(*a, *b); });
   if (names.empty()) throw InputError(path + ": no matmul inputs were collected (is the text long enough?)");
 
-  FileOut out(path);
-  out.put_i32(int32_t(names.size()));
-  std::vector<float> vals;
+  std::vector<ImatrixRecord> records;
   for (const std::string* name : names) {
     const Entry& e = entries_.at(*name);
-    out.put_i32(int32_t(name->size()));
-    out.put(name->data(), name->size());
-    out.put_i32(e.ncall);
-    out.put_i32(int32_t(e.sums.size()));
-    // Stored as the mean × ncall; readers divide by ncall again.
-    vals.resize(e.sums.size());
-    for (size_t j = 0; j < vals.size(); ++j) vals[j] = (e.sums[j] / float(e.tokens)) * float(e.ncall);
-    out.put(vals.data(), vals.size() * sizeof(float));
+    ImatrixRecord& r = records.emplace_back(ImatrixRecord{*name, e.ncall, {}});
+    r.importance.resize(e.sums.size());
+    for (size_t j = 0; j < e.sums.size(); ++j) r.importance[j] = e.sums[j] / float(e.tokens);
   }
-  out.put_i32(last_call_);
-  out.put_i32(int32_t(dataset.size()));
-  out.put(dataset.data(), dataset.size());
-  out.commit();
+  write_imatrix_file(path, records, last_call_, dataset);
 }
 
 int collect_imatrix(const Model& model, std::vector<int32_t> tokens, const ImatrixParams& params,

@@ -25,10 +25,8 @@ class ImatrixCollector : public MatmulObserver {
 
   void on_matmul(const Tensor& w, const float* x, int n_tok) override;
 
-  // llama.cpp's legacy format: int32 n_entries; per entry int32 name length,
-  // name, int32 ncall, int32 nval, nval float32 = sums / tokens × ncall; then
-  // int32 last_call and int32 length + dataset name. Written to a temporary
-  // file and renamed; InputError naming `path` on failure.
+  // llama.cpp's legacy format (imatrix_file.h) with importance = sums / tokens,
+  // entries in llama.cpp's tensor order; InputError naming `path` on failure.
   void write(const std::string& path, const std::string& dataset) const;
 
   const std::map<std::string, Entry>& entries() const { return entries_; }

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <filesystem>
 #include <numeric>
-#include <thread>
 
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -16,10 +15,12 @@
 
 #include "qinfer/core/error.h"
 #include "qinfer/core/thread_pool.h"
+#include "qinfer/core/threads.h"
 #include "qinfer/formats/gguf.h"
 #include "qinfer/formats/gguf_writer.h"
 #include "qinfer/model/model.h"
-#include "qinfer/quant/imatrix_file.h"
+#include "qinfer/model/weight_names.h"
+#include "qinfer/quantize/imatrix_file.h"
 #include "qinfer/quant/quant_common.h"
 #include "qinfer/quant/type_registry.h"
 #include "qinfer/quantize/tensor_policy.h"
@@ -182,7 +183,7 @@ std::vector<PlannedTensor> plan(const GgufFile& in, const QuantizeParams& qp, co
           p.note += "no importance matrix entry";
         } else if (int64_t(p.imatrix->size()) != t->ne[0] * t->ne[2]) {
           // llama-quantize tolerates this only for token_embd.weight.
-          if (t->name != "token_embd.weight")
+          if (t->name != names::token_embd)
             throw InputError(qp.imatrix + ": entry " + t->name + " has " + std::to_string(p.imatrix->size()) +
                              " values, the tensor needs " + std::to_string(t->ne[0] * t->ne[2]));
           p.imatrix = nullptr;
@@ -227,8 +228,7 @@ QuantizeSummary quantize_model(const QuantizeParams& qp, const QuantizeProgressF
     if (imatrix->last_call > 0) set_last(w, "quantize.imatrix.chunks_count", gguf_scalar(int32_t(imatrix->last_call)));
   }
 
-  const int n_threads = qp.threads > 0 ? qp.threads : int(std::max(1u, std::thread::hardware_concurrency()));
-  ThreadPool pool(n_threads);
+  ThreadPool pool(resolve_thread_count(qp.threads));
   sum.tensors.resize(planned.size());
   for (size_t i = 0; i < planned.size(); ++i) {
     const PlannedTensor& p = planned[i];

@@ -1,3 +1,6 @@
+// quantize/ is the job (a model file in, a quantized model file out); quant/ is
+// the tensor types it writes (block layouts, reference quantizers, the registry).
+//
 // `qinfer quantize`: a GGUF model → a GGUF model with llama-quantize's
 // per-tensor types and bytes. Tensors are streamed from the mapped input to
 // the output file one slab of rows at a time (never two copies of the model),

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "qinfer/core/error.h"
+#include "qinfer/model/weight_names.h"
 #include "qinfer/quant/type_registry.h"
 
 namespace qinfer {
@@ -131,7 +132,7 @@ TensorPolicy::TensorPolicy(const FileTypeInfo& ft, const ModelShape& shape, cons
   for (const std::string& n : names) {
     if (contains(n, "attn_v.weight") || contains(n, "attn_qkv.weight") || contains(n, "attn_kv_b.weight"))
       ++n_attention_wv_;
-    else if (n == "output.weight")
+    else if (n == names::output)
       has_output_ = true;
     if (contains(n, "ffn_gate_inp.weight"))
       throw InputError("quantizing mixture-of-experts models is not supported (tensor " + n + ")");
@@ -141,12 +142,12 @@ TensorPolicy::TensorPolicy(const FileTypeInfo& ft, const ModelShape& shape, cons
 TypeId TensorPolicy::rule_type(const PolicyTensor& t, TypeId type) {
   const std::string& name = t.name;
   // The classifier (or the shared embedding standing in for it) gets Q6_K.
-  if (name == "output.weight" || (!has_output_ && name == "token_embd.weight")) {
+  if (name == names::output || (!has_output_ && name == names::token_embd)) {
     if (opts_.output_type) return *opts_.output_type;
     if (t.ne[0] % block_of(type) != 0) return T::Q8_0;
     return type == T::Q8_0 ? type : T::Q6_K;
   }
-  if (name == "token_embd.weight") return opts_.token_embd_type ? *opts_.token_embd_type : type;
+  if (name == names::token_embd) return opts_.token_embd_type ? *opts_.token_embd_type : type;
 
   Role role = Role::Other;
   for (const auto& [part, r] : kRoles)
@@ -182,7 +183,7 @@ TensorChoice TensorPolicy::choose(const PolicyTensor& t) {
   const std::string& name = t.name;
   bool convert = name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0;
   convert &= ggml_n_dims(t.ne) >= 2;
-  convert &= opts_.quantize_output || name != "output.weight";
+  convert &= opts_.quantize_output || name != names::output;
   for (const char* part : kNeverQuantizedParts) convert &= !contains(name, part);
   for (const char* whole : kNeverQuantizedNames) convert &= name != whole;
   if (!convert) return {t.type, false, false, {}};
@@ -205,8 +206,8 @@ TensorChoice TensorPolicy::choose(const PolicyTensor& t) {
     }
   }
   // Explicit overrides win over every rule (as in llama.cpp, also with --pure).
-  if (opts_.token_embd_type && name == "token_embd.weight") c.type = *opts_.token_embd_type;
-  if (opts_.output_type && name == "output.weight") c.type = *opts_.output_type;
+  if (opts_.token_embd_type && name == names::token_embd) c.type = *opts_.token_embd_type;
+  if (opts_.output_type && name == names::output) c.type = *opts_.output_type;
   if (t.ne[0] % block_of(c.type) != 0)
     throw InputError("tensor " + name + ": rows of " + std::to_string(t.ne[0]) + " elements are not a multiple of the " +
                      type_info(c.type).name + " block size " + std::to_string(block_of(c.type)));

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "qinfer/quant/type_id.h"
-#include "qinfer/quantize/file_types.h"
+#include "qinfer/model/file_types.h"
 
 namespace qinfer {
 

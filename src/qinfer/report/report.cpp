@@ -5,13 +5,14 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "qinfer/core/atomic_file.h"
 #include "qinfer/core/error.h"
+#include "qinfer/core/format.h"
 #include "qinfer/report/analysis.h"
 #include "qinfer/report/charts.h"
 
@@ -45,13 +46,6 @@ std::string with_err(double v, double err) {
   return fmt(v, decimals) + " ± " + fmt(err, decimals);
 }
 
-std::string bytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) b /= 1024, ++u;
-  return fmt(b, u == 0 ? 0 : 2) + " " + units[u];
-}
-
 std::string opt(const std::optional<double>& v, const std::function<std::string(double)>& f) {
   return v ? f(*v) : kDash;
 }
@@ -59,7 +53,7 @@ std::string opt(const std::optional<double>& v, const std::function<std::string(
 std::string machine_text(const MachineInfo& m) {
   std::string s = m.cpu.empty() ? "unknown CPU" : m.cpu;
   if (m.cores > 0) s += ", " + std::to_string(m.cores) + " cores";
-  if (m.ram_bytes > 0) s += ", " + bytes(double(m.ram_bytes)) + " RAM";
+  if (m.ram_bytes > 0) s += ", " + format_bytes(double(m.ram_bytes)) + " RAM";
   s += ", GPU: " + (m.gpu.empty() ? std::string("none") : m.gpu);
   return s;
 }
@@ -236,7 +230,7 @@ std::vector<Finding> findings(const std::vector<Configuration>& cs, const Recomm
   }
   if (rec.smallest) {
     const auto& c = cs[*rec.smallest];
-    f.push_back({"Smallest", c.label, bytes(*c.size_bytes()) +
+    f.push_back({"Smallest", c.label, format_bytes(*c.size_bytes()) +
                                           (c.model.bits_per_weight > 0 ? ", " + fmt(c.model.bits_per_weight, 2) + " bits/weight" : "")});
   }
   if (rec.best_quality) {
@@ -317,13 +311,6 @@ std::vector<std::pair<std::string, Table>> side_by_side(const std::vector<Config
   return out;
 }
 
-void write_file(const std::filesystem::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << s;
-  out.close();
-  if (!out) throw InputError(p.string() + ": cannot write");
-}
-
 }  // namespace
 
 ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportOptions& o, const std::string& dir) {
@@ -351,10 +338,10 @@ ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportOptions
       return err ? with_err(*x, *err) : sig(*x);
     };
     conf.rows.push_back({c.label, c.model.file_type.empty() ? kDash : c.model.file_type,
-                         opt(c.size_bytes(), bytes),
+                         opt(c.size_bytes(), format_bytes),
                          c.model.bits_per_weight > 0 ? fmt(c.model.bits_per_weight, 2) : kDash,
                          opt(c.get(metric::kPpTps), sig), opt(c.get(metric::kTgTps), sig),
-                         opt(c.get(metric::kPeakRssBytes), bytes), pm(metric::kPpl, metric::kPplErr),
+                         opt(c.get(metric::kPeakRssBytes), format_bytes), pm(metric::kPpl, metric::kPplErr),
                          pm(metric::kDeltaPpl, metric::kDeltaPplErr), pm(metric::kKldMean, metric::kKldMeanErr),
                          pm(metric::kSameTopPct, metric::kSameTopPctErr),
                          pm(metric::kHellaswagAcc, metric::kHellaswagAccErr)});
@@ -437,13 +424,13 @@ ReportFiles write_report(const std::vector<RunRecord>& runs, const ReportOptions
   ReportFiles files;
   const std::filesystem::path d(dir);
   for (const auto& c : charts) {
-    write_file(d / c.file, c.svg.str(true));
+    write_file_atomically((d / c.file).string(), c.svg.str(true));
     files.charts.push_back((d / c.file).string());
   }
   files.html = (d / "report.html").string();
   files.markdown = (d / "report.md").string();
-  write_file(files.html, h);
-  write_file(files.markdown, md);
+  write_file_atomically(files.html, h);
+  write_file_atomically(files.markdown, md);
   return files;
 }
 

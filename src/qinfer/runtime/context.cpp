@@ -3,30 +3,21 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <thread>
 
 #include "qinfer/core/error.h"
 #include "qinfer/core/fp16.h"
+#include "qinfer/core/threads.h"
 #include "qinfer/kernels/kernels.h"
 #include "qinfer/runtime/context_checks.h"
 
 namespace qinfer {
-
-namespace {
-
-int default_threads() {
-  unsigned n = std::thread::hardware_concurrency();
-  return n ? int(n) : 1;
-}
-
-}  // namespace
 
 Context::Context(const Model& model, const ContextParams& params)
     : model_(model),
       observer_(params.observer),
       n_ctx_(params.n_ctx > 0 ? params.n_ctx : std::min(model.config.n_ctx_train, 4096)),
       n_batch_(std::max(1, params.n_batch)),
-      pool_(params.n_threads > 0 ? params.n_threads : default_threads()) {
+      pool_(resolve_thread_count(params.n_threads)) {
   const ModelConfig& c = model.config;
   if (n_ctx_ <= 0 || n_ctx_ > (1 << 22)) throw InputError("context size " + std::to_string(n_ctx_) + " is invalid");
   if (n_ctx_ > c.n_ctx_train) warn_context_beyond_training(n_ctx_, c.n_ctx_train);

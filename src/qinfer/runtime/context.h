@@ -22,7 +22,7 @@ class MatmulObserver {
 struct ContextParams {
   int n_ctx = 0;      // 0: the model's training context, capped at 4096
   int n_batch = 512;  // tokens per forward pass (longer inputs are split)
-  int n_threads = 0;  // 0: all hardware threads
+  int n_threads = 0;  // resolve_thread_count (core/threads.h): 0 is the physical cores
   MatmulObserver* observer = nullptr;  // optional; not owned
 };
 
@@ -46,6 +46,7 @@ class Context {
 
   const Model& model() const { return model_; }
   ThreadPool& pool() { return pool_; }
+  int n_threads() const { return pool_.size(); }  // as resolved, what really runs
   size_t kv_cache_bytes() const;
 
  private:

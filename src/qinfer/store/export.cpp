@@ -4,6 +4,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "qinfer/core/format.h"
+
 namespace qinfer {
 
 Comparison compare_runs(const std::vector<RunRecord>& runs) {
@@ -24,16 +26,6 @@ Comparison compare_runs(const std::vector<RunRecord>& runs) {
 }
 
 namespace {
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"') out += '"';
-    out += ch;
-  }
-  return out + "\"";
-}
 
 // Shortest text that reads back as the same double.
 std::string number(double v) {

@@ -2,7 +2,10 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -60,6 +63,67 @@ CREATE TABLE file_hashes (
 };
 static_assert(std::size(kMigrations) == ResultStore::kSchemaVersion);
 
+// SQLite's message, with the system's reason for an I/O error ("disk I/O
+// error: File too large"), so that a full disk is not mistaken for corruption.
+std::string db_error(sqlite3* db) {
+  std::string msg = sqlite3_errmsg(db);
+  const int code = sqlite3_extended_errcode(db) & 0xff;
+  const int err = sqlite3_system_errno(db);
+  if ((code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN) && err != 0)
+    msg += std::string(": ") + std::strerror(err);
+  return msg;
+}
+
+bool is_corruption(sqlite3* db) {
+  const int code = sqlite3_extended_errcode(db) & 0xff;
+  return code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+}
+
+// The file's first 100 bytes, the SQLite header, read before SQLite opens it,
+// so that a file that is not ours is refused without SQLite creating anything
+// beside it. Big-endian fields: user_version at 60, application_id at 68;
+// bytes 18-19 are 2 in WAL mode.
+struct DbHeader {
+  uint64_t size = 0;
+  bool sqlite = false;
+  bool wal = false;
+  uint32_t user_version = 0, application_id = 0;
+};
+
+DbHeader read_header(const std::string& path, uint64_t size) {
+  DbHeader h;
+  h.size = size;
+  if (size == 0) return h;
+  unsigned char b[100] = {};
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw InputError(path + ": cannot read: " + std::strerror(errno));
+  const size_t n = std::fread(b, 1, sizeof b, f);
+  std::fclose(f);
+  if (n < 16 || std::memcmp(b, "SQLite format 3", 16) != 0) return h;
+  h.sqlite = true;
+  if (n < 100) return h;  // SQLite will call it what it is
+  auto be32 = [&](int at) { return uint32_t(b[at]) << 24 | uint32_t(b[at + 1]) << 16 | uint32_t(b[at + 2]) << 8 | b[at + 3]; };
+  h.wal = b[18] == 2 && b[19] == 2;
+  h.user_version = be32(60);
+  h.application_id = be32(68);
+  return h;
+}
+
+// "file:<path>?immutable=1", the path percent-encoded as URI filenames want.
+std::string immutable_uri(const std::string& path) {
+  std::string uri = "file:";
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || std::strchr("/._-~", c)) {
+      uri += char(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      uri += buf;
+    }
+  }
+  return uri + "?immutable=1";
+}
+
 // A prepared statement that finalizes itself; errors name the database file.
 class Stmt {
  public:
@@ -91,7 +155,7 @@ class Stmt {
   }
   int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
   double f64(int c) const { return sqlite3_column_double(s_, c); }
-  [[noreturn]] void fail() const { throw InputError(path_ + ": database error: " + sqlite3_errmsg(db_)); }
+  [[noreturn]] void fail() const { throw InputError(path_ + ": database error: " + db_error(db_)); }
 
  private:
   sqlite3* db_;
@@ -104,6 +168,8 @@ void exec(sqlite3* db, const std::string& path, const char* sql) {
   if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errmsg(db);
     sqlite3_free(err);
+    if (const int e = sqlite3_system_errno(db); e != 0 && (sqlite3_extended_errcode(db) & 0xff) == SQLITE_IOERR)
+      msg += std::string(": ") + std::strerror(e);
     throw InputError(path + ": database error: " + msg);
   }
 }
@@ -157,11 +223,18 @@ std::string default_db_path() {
 }
 
 ResultStore::ResultStore(const std::string& path, Mode mode) : path_(path) {
+  struct stat st {};
+  const bool existed = ::stat(path_.c_str(), &st) == 0;
   try {
     open_checked(mode);
   } catch (...) {
     if (db_) sqlite3_close(db_);
     db_ = nullptr;
+    // A store this call was creating is not left behind half made (e.g. on a full disk).
+    if (!existed) {
+      std::error_code ec;
+      for (const char* suffix : {"", "-journal", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix, ec);
+    }
     throw;
   }
 }
@@ -175,21 +248,31 @@ void ResultStore::open_checked(Mode mode) {
   const bool exists = ::stat(path_.c_str(), &st) == 0;
   if (!exists && mode == Mode::ReadOnly) throw InputError(path_ + ": no such results database");
   if (exists && !S_ISREG(st.st_mode)) throw InputError(path_ + ": not a regular file");
-  if (exists && st.st_size > 0) {
-    // Look before SQLite does: it would happily treat some non-database files
-    // as empty databases and write to them.
-    char magic[16] = {};
-    FILE* f = std::fopen(path_.c_str(), "rb");
-    if (!f) throw InputError(path_ + ": cannot read: " + std::strerror(errno));
-    const size_t n = std::fread(magic, 1, 16, f);
-    std::fclose(f);
-    if (n < 16 || std::memcmp(magic, "SQLite format 3", 16) != 0)
-      throw InputError(path_ + ": not a SQLite database, so not a qinfer results store; left untouched");
+  // Look before SQLite does: it would treat some non-database files as empty
+  // databases and write to them, and it creates -shm/-wal files beside a
+  // WAL-mode file even to read it.
+  const DbHeader h = exists ? read_header(path_, uint64_t(st.st_size)) : DbHeader{};
+  if (exists && h.size > 0 && !h.sqlite)
+    throw InputError(path_ + ": not a SQLite database, so not a qinfer results store; left untouched");
+  if (h.sqlite && h.application_id != 0 && h.application_id != uint32_t(kApplicationId)) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%08x", h.application_id);
+    throw InputError(path_ + ": a SQLite database of another application (application_id " + buf +
+                     "), not a qinfer results store; left untouched");
   }
+  if (mode == Mode::ReadOnly && exists && h.size == 0)
+    throw InputError(path_ + ": an empty file, not a results store yet; record a run into it first (qinfer bench, "
+                     "eval or optimize with --db " + path_ + ")");
+  std::string name = path_;
   int flags = mode == Mode::ReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
   if (!exists) flags |= SQLITE_OPEN_CREATE;
-  if (sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr) != SQLITE_OK)
-    throw InputError(path_ + ": cannot open: " + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
+  if (mode == Mode::ReadOnly && h.wal && ::access((path_ + "-wal").c_str(), F_OK) != 0) {
+    // A WAL-mode file (qinfer 0.1 wrote them) with nothing in a WAL: read it as it is, creating nothing beside it.
+    name = immutable_uri(path_);
+    flags |= SQLITE_OPEN_URI;
+  }
+  if (sqlite3_open_v2(name.c_str(), &db_, flags, nullptr) != SQLITE_OK)
+    throw InputError(path_ + ": cannot open: " + (db_ ? db_error(db_) : std::string("out of memory")));
   sqlite3_busy_timeout(db_, 5000);
   sqlite3_extended_result_codes(db_, 1);
 
@@ -200,7 +283,9 @@ void ResultStore::open_checked(Mode mode) {
     version = pragma_int(db_, path_, "PRAGMA user_version");
     objects = pragma_int(db_, path_, "SELECT count(*) FROM sqlite_master");
   } catch (const InputError& e) {
-    throw InputError(path_ + ": unreadable or corrupt database (" + sqlite3_errmsg(db_) + "); left untouched");
+    if (is_corruption(db_))
+      throw InputError(path_ + ": unreadable or corrupt database (" + sqlite3_errmsg(db_) + "); left untouched");
+    throw InputError(path_ + ": cannot read the results database: " + db_error(db_));
   }
   const bool fresh = app_id == 0 && version == 0 && objects == 0;
   if (!fresh && app_id != kApplicationId) {
@@ -218,6 +303,7 @@ void ResultStore::open_checked(Mode mode) {
     try {
       verdict = check.step() ? check.text(0) : "no answer";
     } catch (const InputError&) {
+      if (!is_corruption(db_)) throw InputError(path_ + ": cannot read the results database: " + db_error(db_));
       verdict = sqlite3_errmsg(db_);
     }
     for (char& c : verdict)
@@ -225,13 +311,19 @@ void ResultStore::open_checked(Mode mode) {
     if (verdict != "ok") throw InputError(path_ + ": corrupt results database (" + verdict + "); left untouched");
   }
   if (mode == Mode::ReadOnly) {
-    if (fresh || version < kSchemaVersion)
-      throw InputError(path_ + ": results store has schema version " + std::to_string(version) +
-                       "; open it for writing once (e.g. record a run) to migrate it");
+    if (fresh)
+      throw InputError(path_ + ": a SQLite database with no results store in it yet; record a run into it first");
+    if (version < kSchemaVersion)
+      throw InputError(path_ + ": results store has schema version " + std::to_string(version) + " (this qinfer: " +
+                       std::to_string(kSchemaVersion) + "); record a run into it once to migrate it");
     return;
   }
-  // WAL lets a report read while a benchmark writes; it survives a crash mid-write.
-  exec(db_, path_, "PRAGMA journal_mode = WAL");
+  // A rollback journal, not WAL: readers then need no -shm/-wal files (a
+  // read-only command creates nothing), and a full disk fails the write, not
+  // the read. Transactions are one run each, so WAL's concurrency buys nothing.
+  // A WAL-mode store from qinfer 0.1 converts here (best effort: another open
+  // connection keeps it WAL until later).
+  sqlite3_exec(db_, "PRAGMA journal_mode = DELETE", nullptr, nullptr, nullptr);
   exec(db_, path_, "PRAGMA foreign_keys = ON");
   migrate();
 }

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "qinfer/core/machine.h"
+
 namespace qinfer {
 
 // Metric names shared by producers and the report (units in the comments).
@@ -63,16 +65,6 @@ struct ModelInfo {
   int64_t n_params = 0;
   double bits_per_weight = 0;
 };
-
-struct MachineInfo {
-  std::string cpu;
-  int cores = 0;             // logical
-  int64_t ram_bytes = 0;
-  std::string gpu = "none";
-};
-
-// This machine, as `qinfer devices` sees it (GPU from /proc/driver/nvidia, else "none").
-MachineInfo detect_machine();
 
 struct RunRecord {
   int64_t id = 0;            // assigned by record_run

@@ -1,4 +1,4 @@
-#include "qinfer/quant/imatrix_file.h"
+#include "qinfer/quantize/imatrix_file.h"
 
 #include <cmath>
 #include <cstdint>
@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "qinfer/core/atomic_file.h"
 #include "qinfer/core/error.h"
 
 namespace qinfer {
@@ -80,6 +81,27 @@ ImatrixFile read_imatrix_file(const std::string& path) {
   std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw InputError(path + ": error reading imatrix file");
   return parse_imatrix(bytes.data(), bytes.size(), path);
+}
+
+void write_imatrix_file(const std::string& path, const std::vector<ImatrixRecord>& records, int32_t last_call,
+                        const std::string& dataset) {
+  AtomicFile out(path);
+  auto put_i32 = [&](int32_t v) { out.write(&v, sizeof v); };
+  put_i32(int32_t(records.size()));
+  std::vector<float> stored;
+  for (const ImatrixRecord& r : records) {
+    put_i32(int32_t(r.name.size()));
+    out.write(r.name);
+    put_i32(r.ncall);
+    put_i32(int32_t(r.importance.size()));
+    stored.resize(r.importance.size());
+    for (size_t j = 0; j < stored.size(); ++j) stored[j] = r.importance[j] * float(r.ncall);
+    out.write(stored.data(), stored.size() * sizeof(float));
+  }
+  put_i32(last_call);
+  put_i32(int32_t(dataset.size()));
+  out.write(dataset);
+  out.commit();
 }
 
 }  // namespace qinfer

@@ -1,5 +1,7 @@
-// The quantization targets `qinfer quantize` accepts, by llama-quantize's names
-// and llama.cpp's llama_ftype numbers (written as general.file_type).
+// llama.cpp's file types: llama-quantize's names and the llama_ftype numbers
+// written as general.file_type. The one place those numbers live: quantize
+// takes its targets from here, create and convert the number they write, and
+// run records the name they store.
 #pragma once
 #include <cstdint>
 #include <span>
@@ -22,6 +24,7 @@ struct FileTypeInfo {
   const char* name;   // llama-quantize's name: "Q4_K_M"
   FileType ftype;
   TypeId base;        // the type of most tensors (llama.cpp's default_type)
+  bool uniform;       // every weight matrix may be `base` (not a mix of types)
 };
 
 // Every accepted target, aliases (Q3_K = Q3_K_M, ...) excluded.
@@ -32,5 +35,10 @@ const FileTypeInfo* find_file_type(std::string_view name);
 const FileTypeInfo& parse_file_type(std::string_view name);
 // "Q4_0 Q4_1 ... F32" for messages and help.
 std::string file_type_names();
+// By general.file_type's number; nullptr for a number not listed here.
+const FileTypeInfo* find_file_type(int64_t ftype);
+// The file type of a file whose matrices are all `type` (create, convert);
+// InputError for a type llama.cpp has no such file type for.
+const FileTypeInfo& uniform_file_type(TypeId type);
 
 }  // namespace qinfer

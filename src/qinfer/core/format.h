@@ -1,0 +1,13 @@
+// Human-readable quantities, one spelling everywhere (tables, reports, info).
+#pragma once
+#include <string>
+
+namespace qinfer {
+
+// Binary units: "512 B", "1.13 MiB", "2.20 GiB" (two decimals above bytes).
+std::string format_bytes(double bytes);
+
+// A CSV field: quoted (with doubled quotes) when it holds a comma, quote or newline.
+std::string csv_field(const std::string& s);
+
+}  // namespace qinfer

@@ -1,0 +1,205 @@
+// core/: statistics, byte formatting, the thread-count rule, peak RSS and the
+// atomic file writer, each the one definition the rest of qinfer uses.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "qinfer/core/atomic_file.h"
+#include "qinfer/core/cpu_info.h"
+#include "qinfer/core/error.h"
+#include "qinfer/core/format.h"
+#include "qinfer/core/peak_rss.h"
+#include "qinfer/core/stats.h"
+#include "qinfer/core/threads.h"
+#include "test_util.h"
+
+using namespace qinfer;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> listing(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Runs fn in a child whose files may grow to `limit` bytes (SIGXFSZ ignored,
+// so write() fails with EFBIG as it fails with ENOSPC on a full disk); returns
+// the InputError message it threw, or "no error".
+template <typename Fn>
+std::string in_child_with_file_limit(rlim_t limit, Fn fn) {
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) return "pipe failed";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    ::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl{limit, limit};
+    ::setrlimit(RLIMIT_FSIZE, &rl);
+    std::string msg = "no error";
+    try {
+      fn();
+    } catch (const InputError& e) {
+      msg = e.what();
+    } catch (...) {
+      msg = "other exception";
+    }
+    (void)!::write(pipefd[1], msg.data(), msg.size());
+    ::_exit(0);
+  }
+  ::close(pipefd[1]);
+  std::string msg;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0) msg.append(buf, size_t(n));
+  ::close(pipefd[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status)) return "child killed";
+  return msg;
+}
+
+}  // namespace
+
+// Values checked against numpy: np.mean, np.std(ddof=0), np.std(ddof=1),
+// np.percentile(method="linear").
+TEST(Stats, MatchNumpy) {
+  const std::vector<double> v{2, 4, 4, 4, 5, 5, 7, 9};
+  EXPECT_DOUBLE_EQ(mean(v), 5.0);
+  EXPECT_DOUBLE_EQ(population_stddev(v), 2.0);
+  EXPECT_NEAR(sample_stddev(v), std::sqrt(32.0 / 7.0), 1e-15);
+  const std::vector<double> w{4, 1, 3, 2};
+  EXPECT_NEAR(percentile(w, 50), 2.5, 1e-12);
+  EXPECT_NEAR(percentile(w, 90), 3.7, 1e-12);
+  EXPECT_NEAR(percentile(w, 99), 3.97, 1e-12);
+  EXPECT_DOUBLE_EQ(percentile(w, 0), 1);
+  EXPECT_DOUBLE_EQ(percentile(w, 100), 4);
+  EXPECT_NEAR(percentile({10, 20, 30, 40, 50, 60, 70, 80, 90, 1000}, 90), 181.0, 1e-9);
+  // llama-perplexity's percentile at fraction·(N − 1) is the same thing.
+  EXPECT_NEAR(percentile({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 99.9), 9.99, 1e-12);
+}
+
+TEST(Stats, EdgeCases) {
+  EXPECT_EQ(mean({}), 0.0);
+  EXPECT_EQ(sample_stddev(std::vector<double>{3}), 0.0);  // llama-bench prints ± 0 for one repetition
+  EXPECT_EQ(population_stddev({}), 0.0);
+  EXPECT_EQ(percentile({}, 50), 0.0);
+  EXPECT_EQ(percentile({7}, 99), 7.0);
+  EXPECT_EQ(percentile({1, 2}, 250), 2.0);  // clamped
+  EXPECT_EQ(standard_error(5, 25, 1), 0.0);
+}
+
+// The running-sum form against a two-pass float64 computation.
+TEST(Stats, StandardErrorFromSums) {
+  std::mt19937 rng(7);
+  std::normal_distribution<double> d(3.0, 0.5);
+  std::vector<double> x(1000);
+  double s = 0, s2 = 0;
+  for (double& v : x) {
+    v = d(rng);
+    s += v;
+    s2 += v * v;
+  }
+  const double two_pass = population_stddev(x) / std::sqrt(double(x.size() - 1));
+  EXPECT_NEAR(standard_error(s, s2, int64_t(x.size())), two_pass, 1e-12);
+}
+
+TEST(Format, Bytes) {
+  EXPECT_EQ(format_bytes(0), "0 B");
+  EXPECT_EQ(format_bytes(1023), "1023 B");
+  EXPECT_EQ(format_bytes(1024), "1.00 KiB");
+  EXPECT_EQ(format_bytes(1185376), "1.13 MiB");
+  EXPECT_EQ(format_bytes(2.2 * 1024 * 1024 * 1024), "2.20 GiB");
+}
+
+TEST(Threads, OneRule) {
+  const CpuInfo cpu = detect_cpu();
+  EXPECT_EQ(default_thread_count(), std::max(1, std::min(cpu.physical_cores, cpu.logical_cores)));
+  EXPECT_EQ(resolve_thread_count(0), default_thread_count());
+  EXPECT_EQ(resolve_thread_count(-3), default_thread_count());
+  EXPECT_EQ(resolve_thread_count(1), 1);
+  const ThreadCount many = choose_thread_count(10000);
+  EXPECT_TRUE(many.capped);
+  EXPECT_EQ(many.threads, hardware_thread_count());
+  EXPECT_FALSE(choose_thread_count(hardware_thread_count()).capped);
+}
+
+TEST(PeakRss, GrowsWithTouchedMemory) {
+  const int64_t before = peak_rss_bytes();
+  ASSERT_GT(before, 0);
+  const size_t n = size_t(96) << 20;
+  std::vector<char> big(n);
+  for (size_t i = 0; i < n; i += 4096) big[i] = char(i);
+  const int64_t after = peak_rss_bytes();
+  EXPECT_GE(after, before);
+  EXPECT_GE(after, int64_t(n)) << "peak RSS below what this test just touched";
+  EXPECT_NE(big[4096], 1);  // keep the touches
+}
+
+TEST(AtomicFile, CommitWritesAndAbandonLeavesNothing) {
+  const fs::path dir = test::scratch_dir();
+  const std::string path = (dir / "out.txt").string();
+  {
+    AtomicFile f(path);
+    f.write("hello ");
+    EXPECT_FALSE(fs::exists(path)) << "visible before commit";
+    std::string big(300000, 'x');  // larger than the buffer
+    f.write(big);
+    f.commit();
+  }
+  EXPECT_EQ(slurp(path), "hello " + std::string(300000, 'x'));
+  {
+    AtomicFile f(path);
+    f.write("replacement");
+  }  // no commit: the old file stays, no temporary remains
+  EXPECT_EQ(listing(dir), std::vector<std::string>{"out.txt"});
+  EXPECT_EQ(slurp(path).size(), 300006u);
+  write_file_atomically(path, "new");
+  EXPECT_EQ(slurp(path), "new");
+}
+
+TEST(AtomicFile, FullDiskNamesTheFileAndTheReasonAndLeavesNothing) {
+  const fs::path dir = test::scratch_dir();
+  const std::string path = (dir / "results.json").string();
+  for (rlim_t limit : {rlim_t(0), rlim_t(10), rlim_t(70000)}) {
+    const std::string msg =
+        in_child_with_file_limit(limit, [&] { write_file_atomically(path, std::string(100000, 'r')); });
+    EXPECT_EQ(msg.rfind(path + ": cannot write " + path + ".tmp.", 0), 0u) << msg;
+    EXPECT_NE(msg.find(std::strerror(EFBIG)), std::string::npos) << msg;
+    EXPECT_TRUE(listing(dir).empty()) << "limit " << limit;
+  }
+}
+
+TEST(AtomicFile, UnwritableDirectoryIsOneLine) {
+  try {
+    write_file_atomically("/nonexistent-dir/x.json", "{}");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.rfind("/nonexistent-dir/x.json: cannot create ", 0), 0u) << msg;
+    EXPECT_NE(msg.find("No such file or directory"), std::string::npos) << msg;
+  }
+}
+
+TEST(AtomicFile, DevicesAreWrittenInPlace) {
+  write_file_atomically("/dev/null", "discarded");
+  EXPECT_TRUE(fs::is_character_file("/dev/null"));
+  EXPECT_FALSE(fs::exists("/dev/null.tmp." + std::to_string(::getpid())));
+}
