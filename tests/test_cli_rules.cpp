@@ -95,7 +95,9 @@ TEST(CliRules, ReportAndRunsExportOnAFullDisk) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(last_line(r.err).find(std::strerror(EFBIG)), std::string::npos) << r.err;
   if (fs::exists(report))
-    for (const auto& e : fs::directory_iterator(report)) EXPECT_GT(fs::file_size(e.path()), 0u) << e.path();
+    for (const auto& e : fs::directory_iterator(report)) {
+      EXPECT_GT(fs::file_size(e.path()), 0u) << e.path();
+    }
   for (const char* format : {"csv", "json"}) {
     const fs::path out = dir / (std::string("runs.") + format);
     r = run_qinfer_on_full_disk("runs --db " + db.string() + " export --format " + format + " -o " + out.string());
@@ -225,7 +227,7 @@ TEST(CliRules, KlDivergenceFlagsMeanTheSameInPerplexityAndEval) {
     CliResult r = run_qinfer(pre + "-f " + text + " -c 64 --chunks 2 --kl-divergence-base " + base.string());
     ASSERT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
     ASSERT_TRUE(fs::exists(base)) << cmd << " did not write the base";
-    for (const std::string compare : {"--kl-divergence-base " + base.string() + " --kl-divergence",
+    for (const std::string& compare : {"--kl-divergence-base " + base.string() + " --kl-divergence",
                                       "--kl-divergence " + base.string()}) {
       r = run_qinfer(pre + compare);
       EXPECT_EQ(r.exit_code, 0) << cmd << " " << compare << ": " << r.err;

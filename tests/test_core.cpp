@@ -1,11 +1,6 @@
 // core/: statistics, byte formatting, the thread-count rule, peak RSS and the
 // atomic file writer, each the one definition the rest of qinfer uses.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -19,6 +14,7 @@
 #include "qinfer/core/peak_rss.h"
 #include "qinfer/core/stats.h"
 #include "qinfer/core/threads.h"
+#include "in_child.h"
 #include "test_util.h"
 
 using namespace qinfer;
@@ -38,42 +34,6 @@ std::string slurp(const fs::path& p) {
   std::ostringstream ss;
   ss << f.rdbuf();
   return ss.str();
-}
-
-// Runs fn in a child whose files may grow to `limit` bytes (SIGXFSZ ignored,
-// so write() fails with EFBIG as it fails with ENOSPC on a full disk); returns
-// the InputError message it threw, or "no error".
-template <typename Fn>
-std::string in_child_with_file_limit(rlim_t limit, Fn fn) {
-  int pipefd[2];
-  if (::pipe(pipefd) != 0) return "pipe failed";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(pipefd[0]);
-    ::signal(SIGXFSZ, SIG_IGN);
-    struct rlimit rl{limit, limit};
-    ::setrlimit(RLIMIT_FSIZE, &rl);
-    std::string msg = "no error";
-    try {
-      fn();
-    } catch (const InputError& e) {
-      msg = e.what();
-    } catch (...) {
-      msg = "other exception";
-    }
-    (void)!::write(pipefd[1], msg.data(), msg.size());
-    ::_exit(0);
-  }
-  ::close(pipefd[1]);
-  std::string msg;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0) msg.append(buf, size_t(n));
-  ::close(pipefd[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status)) return "child killed";
-  return msg;
 }
 
 }  // namespace
@@ -127,6 +87,12 @@ TEST(Format, Bytes) {
   EXPECT_EQ(format_bytes(1024), "1.00 KiB");
   EXPECT_EQ(format_bytes(1185376), "1.13 MiB");
   EXPECT_EQ(format_bytes(2.2 * 1024 * 1024 * 1024), "2.20 GiB");
+  EXPECT_EQ(format_bytes(1023.999), "1024 B");  // still below the next unit
+  EXPECT_EQ(format_bytes(3.0 * 1024 * 1024 * 1024 * 1024 * 1024), "3072.00 TiB");
+  EXPECT_EQ(byte_unit(0).size, 1.0);
+  EXPECT_STREQ(byte_unit(1048575).name, "KiB");
+  EXPECT_EQ(byte_unit(1048576).size, 1048576.0);
+  EXPECT_STREQ(byte_unit(1048576).name, "MiB");
 }
 
 TEST(Threads, OneRule) {
@@ -179,8 +145,9 @@ TEST(AtomicFile, FullDiskNamesTheFileAndTheReasonAndLeavesNothing) {
   const fs::path dir = test::scratch_dir();
   const std::string path = (dir / "results.json").string();
   for (rlim_t limit : {rlim_t(0), rlim_t(10), rlim_t(70000)}) {
-    const std::string msg =
-        in_child_with_file_limit(limit, [&] { write_file_atomically(path, std::string(100000, 'r')); });
+    const std::string msg = test::in_child(test::file_size_limit(limit), [&] {
+      return test::input_error_of([&] { write_file_atomically(path, std::string(100000, 'r')); });
+    });
     EXPECT_EQ(msg.rfind(path + ": cannot write " + path + ".tmp.", 0), 0u) << msg;
     EXPECT_NE(msg.find(std::strerror(EFBIG)), std::string::npos) << msg;
     EXPECT_TRUE(listing(dir).empty()) << "limit " << limit;

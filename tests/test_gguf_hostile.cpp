@@ -4,11 +4,6 @@
 // terabytes of address space) the allocator's size cap does that job.
 #include <gtest/gtest.h>
 
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +12,7 @@
 #include "qinfer/core/error.h"
 #include "qinfer/formats/gguf.h"
 #include "qinfer/formats/gguf_writer.h"
+#include "in_child.h"
 #include "test_util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -92,33 +88,7 @@ std::string limited(const std::function<std::string()>& fn) {
 #ifdef QINFER_ASAN
   return fn();
 #else
-  int fds[2];
-  if (::pipe(fds) != 0) return "pipe failed";
-  pid_t pid = ::fork();
-  if (pid < 0) return "fork failed";
-  if (pid == 0) {
-    ::close(fds[0]);
-    struct rlimit rl{rlim_t(1) << 30, rlim_t(1) << 30};
-    ::setrlimit(RLIMIT_AS, &rl);
-    std::string r;
-    try {
-      r = fn();
-    } catch (const std::exception& e) {
-      r = std::string("escaped exception: ") + e.what();
-    }
-    (void)!::write(fds[1], r.data(), r.size());
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string r;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) r.append(buf, size_t(n));
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (WIFSIGNALED(status)) return r + " [child killed by signal " + std::to_string(WTERMSIG(status)) + "]";
-  return r;
+  return test::in_child(test::address_space_limit(rlim_t(1) << 30), fn);
 #endif
 }
 

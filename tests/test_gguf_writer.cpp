@@ -1,10 +1,5 @@
 #include <gtest/gtest.h>
 
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +11,7 @@
 #include "qinfer/core/fp16.h"
 #include "qinfer/formats/gguf.h"
 #include "qinfer/formats/gguf_writer.h"
+#include "in_child.h"
 #include "test_util.h"
 
 using namespace qinfer;
@@ -349,18 +345,8 @@ TEST(GgufWriter, ShortWriteLeavesNoPartialFile) {
     old << "previous contents";
   }
   for (rlim_t limit : {rlim_t(0), rlim_t(100), rlim_t(4096), rlim_t(3 << 20)}) {
-    int pipefd[2];
-    ASSERT_EQ(::pipe(pipefd), 0);
-    pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::close(pipefd[0]);
-      ::signal(SIGXFSZ, SIG_IGN);
-      struct rlimit rl{limit, limit};
-      ::setrlimit(RLIMIT_FSIZE, &rl);
-      std::string msg = "no error";
-      int code = 1;
-      try {
+    const std::string msg = test::in_child(test::file_size_limit(limit), [&] {
+      return test::input_error_of([&] {
         GgufWriter w;
         w.set_string("general.architecture", "llama");
         std::vector<uint8_t> chunk(1 << 16, 0x5a);
@@ -368,25 +354,8 @@ TEST(GgufWriter, ShortWriteLeavesNoPartialFile) {
           for (size_t done = 0; done < (size_t(8) << 20); done += chunk.size()) put(chunk.data(), chunk.size());
         });
         w.write(path);
-      } catch (const InputError& e) {
-        msg = e.what();
-        code = 0;
-      } catch (...) {
-        msg = "other exception";
-      }
-      (void)!::write(pipefd[1], msg.data(), msg.size());
-      ::_exit(code);
-    }
-    ::close(pipefd[1]);
-    std::string msg;
-    char buf[512];
-    ssize_t n;
-    while ((n = ::read(pipefd[0], buf, sizeof(buf))) > 0) msg.append(buf, size_t(n));
-    ::close(pipefd[0]);
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status)) << "child killed by signal " << WTERMSIG(status);
-    EXPECT_EQ(WEXITSTATUS(status), 0) << msg;
+      });
+    });
     EXPECT_EQ(msg.rfind(path + ": cannot write " + path + ".tmp.", 0), 0u) << msg;
     EXPECT_NE(msg.find("File too large"), std::string::npos) << msg;
     EXPECT_EQ(listing(dir), std::vector<std::string>{"big.gguf"}) << "limit " << limit;

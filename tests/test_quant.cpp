@@ -98,7 +98,9 @@ TEST(QuantRegistry, EveryRowIsConsistent) {
     EXPECT_GT(info->block_size, 0) << info->name;
     EXPECT_GT(info->type_size, 0u) << info->name;
     EXPECT_NE(info->to_float, nullptr) << info->name;
-    if (info->quantize) EXPECT_TRUE(info->quantized || info->from_float) << info->name;
+    if (info->quantize) {
+      EXPECT_TRUE(info->quantized || info->from_float) << info->name;
+    }
   }
   EXPECT_EQ(find_type(uint32_t(kTypeIdLimit)), nullptr);
   EXPECT_EQ(row_size(TypeId::Q4_0, 64), 36u);

@@ -48,7 +48,9 @@ TEST(TypeChecklist, EveryFileTypeRuns) {
     EXPECT_TRUE(numbers.insert(int64_t(ft.ftype)).second) << ft.name << ": general.file_type number used twice";
     EXPECT_EQ(find_file_type(int64_t(ft.ftype)), &ft);
     EXPECT_EQ(find_file_type(ft.name), &ft);
-    if (ft.uniform) EXPECT_EQ(&uniform_file_type(ft.base), &ft) << ft.name;
+    if (ft.uniform) {
+      EXPECT_EQ(&uniform_file_type(ft.base), &ft) << ft.name;
+    }
   }
 }
 

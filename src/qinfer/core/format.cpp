@@ -4,15 +4,21 @@
 
 namespace qinfer {
 
-std::string format_bytes(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+ByteUnit byte_unit(double bytes) {
+  static const char* const names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;
-  while (bytes >= 1024 && u < 4) {
-    bytes /= 1024;
+  double size = 1;
+  while (u < 4 && bytes >= size * 1024) {
+    size *= 1024;
     ++u;
   }
+  return {size, names[u]};
+}
+
+std::string format_bytes(double bytes) {
+  const ByteUnit unit = byte_unit(bytes);
   char buf[48];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
+  std::snprintf(buf, sizeof buf, unit.size == 1 ? "%.0f %s" : "%.2f %s", bytes / unit.size, unit.name);
   return buf;
 }
 

@@ -4,6 +4,14 @@
 
 namespace qinfer {
 
+// The largest binary unit (B, KiB, ... TiB) that `bytes` reaches: one choice
+// for numbers in text and for the axes of charts.
+struct ByteUnit {
+  double size;       // bytes in one unit: 1, 1024, ...
+  const char* name;  // "B", "KiB", ...
+};
+ByteUnit byte_unit(double bytes);
+
 // Binary units: "512 B", "1.13 MiB", "2.20 GiB" (two decimals above bytes).
 std::string format_bytes(double bytes);
 

@@ -187,16 +187,14 @@ std::vector<Chart> build_charts(const std::vector<Configuration>& cs, const std:
     const std::set<size_t> front(rec.front.begin(), rec.front.end());
     double largest = 0;
     for (const auto& c : cs) largest = std::max(largest, c.size_bytes().value_or(0));
-    int unit = 0;  // the largest unit the biggest model reaches
-    while (unit < 3 && largest >= std::pow(1024.0, unit + 1)) ++unit;
-    const char* unit_names[] = {"B", "KiB", "MiB", "GiB"};
+    const ByteUnit unit = byte_unit(largest);  // the largest unit the biggest model reaches
     ScatterChart s{"Model size vs " + quality_name(rec.quality_metric),
-                   std::string("model size (") + unit_names[unit] + ")",
+                   std::string("model size (") + unit.name + ")",
                    rec.quality_metric == metric::kPpl ? "perplexity (lower is better)" : "mean KLD (nats)", {}};
     for (size_t i = 0; i < cs.size(); ++i) {
       const auto size = cs[i].size_bytes();
       const auto q = cs[i].get(rec.quality_metric);
-      if (size && q) s.points.push_back({cs[i].label, *size / std::pow(1024.0, unit), *q, front.count(i) > 0});
+      if (size && q) s.points.push_back({cs[i].label, *size / unit.size, *q, front.count(i) > 0});
     }
     if (!s.points.empty()) charts.push_back({"pareto.svg", s.title, scatter_chart(s)});
   } else {
