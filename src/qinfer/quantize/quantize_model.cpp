@@ -18,6 +18,7 @@
 #include "qinfer/core/threads.h"
 #include "qinfer/formats/gguf.h"
 #include "qinfer/formats/gguf_writer.h"
+#include "qinfer/model/gguf_hparams.h"
 #include "qinfer/model/model.h"
 #include "qinfer/model/weight_names.h"
 #include "qinfer/quantize/imatrix_file.h"
@@ -47,23 +48,14 @@ void release_input(const uint8_t* p, size_t n) {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// An integer hyper-parameter that may be stored per layer (an array): the first value.
-int first_int(const GgufFile& f, const std::string& key, int def) {
-  const GgufValue* v = f.find(key);
-  if (!v) return def;
-  if (v->type == GgufType::ARRAY) return v->arr.empty() ? def : int(v->arr.front().as_int());
-  return int(v->as_int());
-}
-
+// What the policy's rules read, through the loader's codec (model/gguf_hparams):
+// check_before_quantizing has loaded the model, so its keys are known good.
 ModelShape read_shape(const GgufFile& f) {
-  ModelShape s;
-  s.arch = f.require_string("general.architecture");
-  s.n_layer = first_int(f, s.arch + ".block_count", 0);
-  s.n_head = first_int(f, s.arch + ".attention.head_count", 0);
-  s.n_head_kv = first_int(f, s.arch + ".attention.head_count_kv", s.n_head);
-  if (first_int(f, s.arch + ".expert_count", 0) > 1)
+  const GgufValue* tokens = f.find("tokenizer.ggml.tokens");
+  const ModelConfig c = read_gguf_hparams(f, tokens ? int(tokens->arr.size()) : 0);
+  if (f.get_int(c.arch + ".expert_count", 0) > 1)
     throw InputError(f.path() + ": quantizing mixture-of-experts models is not supported");
-  return s;
+  return ModelShape{c.arch, c.n_layer, c.n_head, c.n_head_kv};
 }
 
 // Everything that would make the output useless or destroy the input is
