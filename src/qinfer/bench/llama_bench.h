@@ -3,7 +3,9 @@
 //
 // In-process throughput tests with llama-bench's definitions: `pp N` is N
 // prompt tokens evaluated from an empty cache, `tg N` is N tokens decoded one
-// at a time; each repeated after a warm-up, reported as mean ± sample stddev.
+// at a time; with a depth D (`pp N @ dD`) the cache already holds D tokens,
+// filled before the clock starts. Each test is repeated after a warm-up and
+// reported as mean ± sample stddev.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -18,8 +20,12 @@ struct ThroughputTest {
   int n_prompt = 0;  // > 0 for pp
   int n_gen = 0;     // > 0 for tg
   int threads = 0;  // resolve_thread_count (core/threads.h)
-  int n_ctx = 0;    // 0: n_prompt + n_gen (at least 16)
+  int n_ctx = 0;    // 0: n_depth + n_prompt + n_gen (at least 16)
+  int n_depth = 0;  // tokens in the KV cache before the test
 };
+
+// "pp512", "tg128 @ d2048" (llama-bench's names).
+std::string throughput_test_name(int n_prompt, int n_gen, int n_depth);
 
 struct ThroughputResult {
   ThroughputTest test;

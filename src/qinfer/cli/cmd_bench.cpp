@@ -5,6 +5,7 @@
 // OpenAI-compatible server.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -12,12 +13,16 @@
 #include <filesystem>
 #include <limits>
 #include <cctype>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "qinfer/bench/bandwidth.h"
 #include "qinfer/bench/endpoint_target.h"
 #include "qinfer/bench/engine_target.h"
 #include "qinfer/bench/llama_bench.h"
+#include "qinfer/bench/llama_bench_peer.h"
+#include "qinfer/bench/roofline.h"
 #include "qinfer/bench/serve_bench.h"
 #include "qinfer/cli/commands.h"
 #include "qinfer/cli/flags.h"
@@ -39,6 +44,9 @@ struct BenchArgs {
   std::vector<int> n_prompt{512};
   std::vector<int> n_gen{128};
   std::vector<int> threads;
+  std::vector<int> n_depth;
+  std::string llama_bench;  // --compare-llama-bench
+  bool roofline = false;
   int reps = 5;
   int n_batch = 512;
   int n_ctx = 0;
@@ -112,49 +120,171 @@ std::string run_label(const BenchArgs& a, const std::string& model_name) {
   return std::filesystem::path(model_name).stem().string();
 }
 
+// One measured cell of the pp/tg table: qinfer, and llama.cpp when compared.
+struct Cell {
+  ThroughputResult ours;
+  bool have_peer = false;
+  bench::PeerResult peer;
+  double roofline_tps = 0;  // tg only, when the bandwidth was measured
+};
+
+std::string fmt_tps(double mean, double sd) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.2f ± %.2f", mean, sd);
+  return b;
+}
+
+std::string fmt_fraction(double tps, double roof) {
+  if (!(roof > 0)) return "-";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.0f %%", 100.0 * tps / roof);
+  return b;
+}
+
+// llama-bench's numbers as a ThroughputResult (its avg_ts and stddev_ts are
+// the mean and sample stddev of samples_ts), so both engines are stored alike.
+ThroughputResult peer_result(const ThroughputTest& t, const bench::PeerResult& p) {
+  ThroughputResult r;
+  r.test = t;
+  r.threads = p.threads;
+  r.samples_tps = p.samples_ts.empty() ? std::vector<double>{p.avg_ts} : p.samples_ts;
+  return r;
+}
+
+// The stored run of one cell; the roofline and depth, when there are any, with it.
+RunRecord cell_run(const std::string& label, const Model& model, const ThroughputResult& r, const BenchArgs& a,
+                   double roofline_tps) {
+  RunRecord run = throughput_run(label, model, r, a.reps, a.n_batch);
+  if (roofline_tps > 0) {
+    run.add("roofline_tps", roofline_tps, "tok/s");
+    run.add("roofline_fraction", r.mean() / roofline_tps);
+  }
+  if (r.test.n_depth > 0) {
+    nlohmann::json params = nlohmann::json::parse(run.params_json);
+    params["n_depth"] = r.test.n_depth;
+    run.params_json = params.dump();
+  }
+  return run;
+}
+
 void bench(const BenchArgs& a) {
   check_device(a.device);
   const std::unique_ptr<ResultStore> store = open_results_store(a.store);
   auto model = load_model_from_args(a.model);
   std::vector<int> threads = a.threads;
   if (threads.empty()) threads.push_back(default_thread_count());
+  const std::vector<int> depths = a.n_depth.empty() ? std::vector<int>{0} : a.n_depth;
   std::vector<ThroughputTest> tests;
-  for (int t : threads) {
-    for (int p : a.n_prompt)
-      if (p > 0) tests.push_back({"pp" + std::to_string(p), p, 0, t, a.n_ctx});
-    for (int n : a.n_gen)
-      if (n > 0) tests.push_back({"tg" + std::to_string(n), 0, n, t, a.n_ctx});
-  }
+  for (int t : threads)
+    for (int d : depths) {
+      for (int p : a.n_prompt)
+        if (p > 0) tests.push_back({throughput_test_name(p, 0, d), p, 0, t, a.n_ctx, d});
+      for (int n : a.n_gen)
+        if (n > 0) tests.push_back({throughput_test_name(0, n, d), 0, n, t, a.n_ctx, d});
+    }
   if (tests.empty()) throw InputError("nothing to run: give -p and/or -n greater than 0");
   for (const ThroughputTest& t : tests)
-    if (t.n_prompt + t.n_gen > model->config.n_ctx_train * 64)
+    if (t.n_depth + t.n_prompt + t.n_gen > model->config.n_ctx_train * 64)
       throw InputError("test " + t.name + " is longer than the context this model supports");
+  const bool compare = !a.llama_bench.empty();
+  if (compare) bench::check_llama_bench_binary(bench::resolve_llama_bench(a.llama_bench));
+
+  // Read bandwidth per thread count, measured in this run (the roofline's denominator).
+  std::map<int, double> bandwidth;
+  const bool any_tg = std::any_of(tests.begin(), tests.end(), [](const ThroughputTest& t) { return t.n_gen > 0; });
+  if ((compare || a.roofline) && any_tg) {
+    for (int requested : threads) {
+      bench::BandwidthOptions bo;
+      bo.threads = resolve_thread_count(requested);
+      if (bandwidth.count(bo.threads)) continue;
+      bandwidth[bo.threads] = bench::measure_read_bandwidth(bo);
+      std::printf("read bandwidth, %d thread(s): %.1f GB/s (STREAM-style read of %zu MiB, best of %d)\n", bo.threads,
+                  bandwidth[bo.threads] / 1e9, bo.bytes >> 20, bo.repetitions);
+    }
+    std::printf("weights read per generated token: %.1f MiB (+ K/V cache)\n",
+                bench::bytes_read_per_token(*model, 0) / (1024.0 * 1024.0));
+  }
 
   const std::string desc = describe(*model);
   const double mib = double(model->weight_bytes()) / (1024.0 * 1024.0);
-  std::printf("| model | size | params | backend | threads | test | t/s |\n");
-  std::printf("| ----- | ---: | -----: | ------- | ------: | ---: | --: |\n");
+  const std::string isa = kernels::isa_name(kernels::active_isa());
+  if (compare) {
+    std::printf("| model | threads | test | qinfer t/s | llama.cpp t/s | ratio | qinfer roofline | llama.cpp roofline |\n");
+    std::printf("| ----- | ------: | ---: | ---------: | ------------: | ----: | --------------: | -----------------: |\n");
+  } else if (!bandwidth.empty()) {
+    std::printf("| model | size | params | backend | threads | test | t/s | roofline |\n");
+    std::printf("| ----- | ---: | -----: | ------- | ------: | ---: | --: | -------: |\n");
+  } else {
+    std::printf("| model | size | params | backend | threads | test | t/s |\n");
+    std::printf("| ----- | ---: | -----: | ------- | ------: | ---: | --: |\n");
+  }
   std::fflush(stdout);
   nlohmann::json out = nlohmann::json::array();
   std::vector<RunRecord> records;
+  std::string peer_version;
   for (const ThroughputTest& t : tests) {
+    Cell cell;
     const bool tty = ::isatty(2);
     if (tty) std::fprintf(stderr, "running %s, %d repetitions...\r", t.name.c_str(), a.reps);
-    const ThroughputResult r = run_throughput_test(*model, t, a.reps, a.n_batch);
-    if (tty) std::fprintf(stderr, "%60s\r", "");
-    std::printf("| %s | %.2f MiB | %.2f M | CPU (%s) | %d | %s | %.2f ± %.2f |\n", desc.c_str(), mib,
-                model->n_params() / 1e6, kernels::isa_name(kernels::active_isa()), r.threads, t.name.c_str(), r.mean(),
-                r.stddev());
+    cell.ours = run_throughput_test(*model, t, a.reps, a.n_batch);
+    const ThroughputResult& r = cell.ours;
+    if (compare) {
+      if (tty) std::fprintf(stderr, "running llama-bench %s...              \r", t.name.c_str());
+      bench::PeerTest pt;
+      pt.n_prompt = t.n_prompt;
+      pt.n_gen = t.n_gen;
+      pt.n_depth = t.n_depth;
+      pt.threads = r.threads;  // the count qinfer ran on
+      pt.reps = a.reps;
+      pt.n_batch = a.n_batch;
+      const bench::PeerRun pr = bench::run_llama_bench(a.llama_bench, model->path, pt);
+      if (pr.results.size() != 1)
+        throw Error(a.llama_bench + " returned " + std::to_string(pr.results.size()) + " results for one test");
+      cell.peer = pr.results[0];
+      cell.have_peer = true;
+      peer_version = pr.engine_version();
+    }
+    if (tty) std::fprintf(stderr, "%70s\r", "");
+    if (t.n_gen > 0 && bandwidth.count(r.threads))
+      cell.roofline_tps = bench::roofline_tps(*model, bandwidth[r.threads], t.n_gen, t.n_depth);
+    const double ours = r.mean();
+    if (compare) {
+      std::printf("| %s | %d | %s | %s | %s | %.2f | %s | %s |\n", desc.c_str(), r.threads, t.name.c_str(),
+                  fmt_tps(ours, r.stddev()).c_str(), fmt_tps(cell.peer.avg_ts, cell.peer.stddev_ts).c_str(),
+                  ours / cell.peer.avg_ts, fmt_fraction(ours, cell.roofline_tps).c_str(),
+                  fmt_fraction(cell.peer.avg_ts, cell.roofline_tps).c_str());
+    } else {
+      std::printf("| %s | %.2f MiB | %.2f M | CPU (%s) | %d | %s | %s |", desc.c_str(), mib, model->n_params() / 1e6,
+                  isa.c_str(), r.threads, t.name.c_str(), fmt_tps(ours, r.stddev()).c_str());
+      if (!bandwidth.empty()) std::printf(" %s |", fmt_fraction(ours, cell.roofline_tps).c_str());
+      std::printf("\n");
+    }
     std::fflush(stdout);
-    out.push_back({{"model", model->path}, {"model_desc", desc}, {"model_bytes", model->weight_bytes()},
-                   {"n_params", model->n_params()}, {"isa", kernels::isa_name(kernels::active_isa())},
-                   {"threads", r.threads}, {"test", t.name}, {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen},
-                   {"avg_ts", r.mean()}, {"stddev_ts", r.stddev()}, {"samples_ts", r.samples_tps}});
+    nlohmann::json row = {{"model", model->path}, {"model_desc", desc}, {"model_bytes", model->weight_bytes()},
+                          {"n_params", model->n_params()}, {"isa", isa}, {"threads", r.threads}, {"test", t.name},
+                          {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen}, {"n_depth", t.n_depth},
+                          {"avg_ts", ours}, {"stddev_ts", r.stddev()}, {"samples_ts", r.samples_tps}};
+    if (cell.roofline_tps > 0) {
+      row["read_bandwidth"] = bandwidth[r.threads];
+      row["roofline_tps"] = cell.roofline_tps;
+    }
+    if (compare)
+      row["llama_bench"] = {{"engine", peer_version}, {"avg_ts", cell.peer.avg_ts}, {"stddev_ts", cell.peer.stddev_ts},
+                            {"samples_ts", cell.peer.samples_ts}};
+    out.push_back(row);
     // One run per test; a pp and a tg run of one label merge into one configuration in the report.
     std::string label = run_label(a, model->path);
     if (threads.size() > 1) label += " t" + std::to_string(r.threads);
-    records.push_back(throughput_run(label, *model, r, a.reps, a.n_batch));
+    if (t.n_depth > 0) label += " d" + std::to_string(t.n_depth);
+    records.push_back(cell_run(label, *model, r, a, cell.roofline_tps));
+    if (compare) {
+      RunRecord peer = cell_run(label + " (llama.cpp)", *model, peer_result(t, cell.peer), a, cell.roofline_tps);
+      peer.engine = "llama.cpp";
+      peer.engine_version = peer_version;
+      records.push_back(std::move(peer));
+    }
   }
+  if (compare) std::printf("llama.cpp: %s (%s)\n", peer_version.c_str(), a.llama_bench.c_str());
   for (const RunRecord& run : records) record_and_say(store.get(), run);
   if (!a.json_path.empty()) write_file_atomically(a.json_path, out.dump(2) + "\n");
   if (!a.csv_path.empty()) write_file_atomically(a.csv_path, rows_csv(out));
@@ -286,6 +416,12 @@ void define_bench(CLI::App& cmd) {
       ->delimiter(',')->capture_default_str()->check(Allowed::ints(0, 1 << 20));
   cmd.remove_option(cmd.get_option("--threads"));
   add_threads_option(cmd, a->threads);
+  cmd.add_option("-d,--n-depth", a->n_depth, "KV cache depths: tokens cached before each test (comma-separated)")
+      ->delimiter(',')->check(Allowed::ints(0, 1 << 20));
+  cmd.add_option("--compare-llama-bench", a->llama_bench,
+                 "run this llama-bench binary on the same file and tests; print both, the ratio and the roofline");
+  cmd.add_flag("--roofline", a->roofline,
+               "measure the read bandwidth and show tg as a fraction of the roofline (implied by --compare-llama-bench)");
   cmd.add_option("-r,--repetitions", a->reps, "repetitions of each test")->capture_default_str()->check(Allowed::ints(1, 1000));
   cmd.add_option("-b,--batch-size", a->n_batch, "prompt tokens per forward pass")->capture_default_str()->check(Allowed::ints(1));
   cmd.add_option("-o,--output", a->output_path, "also write the results to FILE: CSV when it ends in .csv, else JSON");
@@ -333,6 +469,8 @@ void define_bench(CLI::App& cmd) {
     if (!serving) return bench(*a);
     if (o_p->count() || o_n->count())
       throw InputError("-p/-n select the pp/tg mode; serving mode uses --input-len and --max-tokens");
+    if (!a->llama_bench.empty() || !a->n_depth.empty() || a->roofline)
+      throw InputError("--compare-llama-bench, --roofline and -d belong to the pp/tg mode, not the serving benchmark");
     serve_bench(*a, o_reps->count() > 0);
   });
 }
