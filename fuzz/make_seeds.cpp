@@ -2,12 +2,16 @@
 // binary is committed):
 //   make_seeds gguf <dir>                 small GGUF files made by GgufWriter
 //   make_seeds tokenizer <dir> <vocab>    texts from llama.cpp's *.inp vectors
+//   make_seeds jinja <dir> <templates> <cases.json>  chat templates and the
+//                                         semantics cases' templates
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "qinfer/core/error.h"
 #include "qinfer/formats/gguf_writer.h"
@@ -106,17 +110,37 @@ void tokenizer_seeds(const fs::path& dir, const fs::path& vocab) {
   }
 }
 
+void jinja_seeds(const fs::path& dir, const fs::path& templates, const fs::path& cases) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(templates, ec)) {
+    if (e.path().extension() != ".jinja") continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    put(dir, "template" + std::to_string(n++), ss.str());
+  }
+  std::ifstream in(cases);
+  if (in) {
+    const nlohmann::json doc = nlohmann::json::parse(in);
+    for (const auto& c : doc["cases"]) put(dir, "case" + std::to_string(n++), c["template"].get<std::string>());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string kind = argc > 2 ? argv[1] : "";
-  if (kind != "gguf" && !(kind == "tokenizer" && argc > 3)) {
-    std::fprintf(stderr, "usage: make_seeds gguf <dir> | make_seeds tokenizer <dir> <vocab-dir>\n");
+  if (kind != "gguf" && !(kind == "tokenizer" && argc > 3) && !(kind == "jinja" && argc > 4)) {
+    std::fprintf(stderr,
+                 "usage: make_seeds gguf <dir> | make_seeds tokenizer <dir> <vocab-dir> | "
+                 "make_seeds jinja <dir> <templates-dir> <cases.json>\n");
     return 2;
   }
   try {
     fs::create_directories(argv[2]);
     if (kind == "gguf") gguf_seeds(argv[2]);
+    else if (kind == "jinja") jinja_seeds(argv[2], argv[3], argv[4]);
     else tokenizer_seeds(argv[2], argv[3]);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "make_seeds: %s\n", e.what());

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "qinfer/formats/gguf.h"
+#include "qinfer/formats/gguf_writer.h"
 #include "qinfer/store/results_store.h"
 
 using namespace qinfer;
@@ -207,4 +209,123 @@ TEST(CliBadInput, BadOptionValue) {
   EXPECT_EQ(r.exit_code, 2);
   auto u = run_qinfer("frobnicate");
   EXPECT_EQ(u.exit_code, 2);
+}
+
+// ---- chat templates ----
+
+namespace {
+
+// stories260K with a chat template written into its GGUF.
+std::string model_with_template(const std::filesystem::path& dir, const std::string& name, const std::string& tmpl) {
+  auto src = GgufFile::open(model());
+  GgufWriter w;
+  w.copy_metadata(*src);
+  w.set_string("tokenizer.chat_template", tmpl);
+  for (const auto& t : src->tensors()) w.add_tensor_from(*src, t);
+  const std::string path = (dir / name).string();
+  w.write(path);
+  return path;
+}
+
+std::string write_file(const std::filesystem::path& dir, const std::string& name, const std::string& text) {
+  const std::string path = (dir / name).string();
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+const char* kConversation =
+    R"([{"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "Hello! Can you tell me a short story about a cat?"}])";
+
+}  // namespace
+
+TEST(CliChatTemplate, RenderIsByteExactWithPythonJinja2) {
+  QINFER_REQUIRE_DATA("golden/templates/meta-llama-Llama-3.2-3B-Instruct.b.txt");
+  const std::filesystem::path dir = scratch_dir();  // one per test: each call recreates it
+  const std::string msgs = write_file(dir, "msgs.json", kConversation);
+  auto r = run_qinfer("chat-template render " + data_path("templates/meta-llama-Llama-3.2-3B-Instruct.jinja") +
+                      " --messages " + msgs + " --add-generation-prompt --bos-token '<|begin_of_text|>' --eos-token '<|eot_id|>'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The golden was rendered on 22 Nov 2026; the CLI uses today's date.
+  std::string golden = slurp(data_path("golden/templates/meta-llama-Llama-3.2-3B-Instruct.b.txt"));
+  const size_t at = golden.find("Today Date: ");
+  ASSERT_NE(at, std::string::npos);
+  const size_t got_at = r.out.find("Today Date: ");
+  ASSERT_EQ(got_at, at) << r.out;
+  const size_t eol = r.out.find('\n', got_at);
+  golden.replace(at, golden.find('\n', at) - at, r.out.substr(got_at, eol - got_at));
+  EXPECT_EQ(r.out, golden);  // no newline added
+}
+
+TEST(CliChatTemplate, RenderTakesAnOpenAIRequestBodyAndVariables) {
+  const std::filesystem::path dir = scratch_dir();  // one per test: each call recreates it
+  const std::string tmpl = write_file(dir, "t.jinja", "{{ messages | length }} {{ tools[0].function.name }} {{ enable_thinking }} {{ model }}");
+  const std::string body = write_file(
+      dir, "req.json", R"({"model": "m1", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "function": {"name": "get"}}]})");
+  auto r = run_qinfer("chat-template render " + tmpl + " --messages " + body + " --var enable_thinking=false");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "1 get False m1");
+}
+
+TEST(CliChatTemplate, ErrorsAreOneLineAndExitCode2) {
+  const std::filesystem::path dir = scratch_dir();  // one per test: each call recreates it
+  const std::string msgs = write_file(dir, "msgs.json", kConversation);
+  struct Case {
+    std::string args, expect;
+  } cases[] = {
+      {write_file(dir, "bad.jinja", "{% for m in messages %}{{ m.content }") + " --messages " + msgs, "chat template: TemplateSyntaxError"},
+      {write_file(dir, "raise.jinja", "{{ raise_exception('System role not supported') }}") + " --messages " + msgs,
+       "System role not supported"},
+      {write_file(dir, "ok.jinja", "x") + " --messages " + write_file(dir, "bad.json", "[{\"role\": "), "not valid JSON"},
+      {write_file(dir, "ok2.jinja", "x") + " --messages " + write_file(dir, "num.json", "42"), "expected a JSON list of messages"},
+      {"/nonexistent.jinja --messages " + msgs, "/nonexistent.jinja"},
+      {"--messages " + msgs, "give either a TEMPLATE file or -m MODEL.gguf"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_qinfer("chat-template render " + c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+}
+
+TEST(CliChatTemplate, ModelTemplateDrivesRenderRunAndInfo) {
+  QINFER_REQUIRE_DATA(kModel);
+  const std::filesystem::path dir = scratch_dir();  // one per test: each call recreates it
+  const std::string gguf = model_with_template(
+      dir, "with-template.gguf", "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}");
+  const std::string msgs = write_file(dir, "msgs.json", R"([{"role": "user", "content": "Once upon a time"}])");
+  auto r = run_qinfer("chat-template render -m " + gguf + " --messages " + msgs + " --add-generation-prompt");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "<s>[user] Once upon a time\n[assistant]");  // the model's BOS text
+
+  auto run = run_qinfer("run -m " + gguf + " --chat -p 'Once upon a time' -n 4 --temp 0 --verbose-prompt");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("chat format: the model's chat template"), std::string::npos) << run.err;
+  // One BOS (id 1): the template's "<s>" is not tokenized a second time.
+  EXPECT_NE(run.err.find("tokens: 1 "), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("tokens: 1 1 "), std::string::npos) << run.err;
+
+  auto info = run_qinfer("info " + gguf + " --no-tensors");
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("renders a system + user conversation"), std::string::npos) << info.out;
+
+  const std::string broken = model_with_template(dir, "broken-template.gguf", "{% if %}");
+  auto bad = run_qinfer("run -m " + broken + " --chat -p hi -n 2");
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("chat template: TemplateSyntaxError"), std::string::npos) << bad.err;
+}
+
+TEST(CliChatTemplate, SystemImpliesChatAndPlainTextFallbackIsSaid) {
+  QINFER_REQUIRE_DATA(kModel);
+  const std::filesystem::path dir = scratch_dir();  // one per test: each call recreates it
+  auto r = run_qinfer("run -m " + model() + " --system 'Be brief.' -p hello -n 4 --temp 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("--system implies --chat"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("plain text continuation"), std::string::npos) << r.err;
+  const std::string tmpl = write_file(dir, "t.jinja", "{% for m in messages %}{{ m.content }} {% endfor %}");
+  auto t = run_qinfer("run -m " + model() + " --chat-template " + tmpl + " -p hello -n 4 --temp 0");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.err.find("chat template from " + tmpl), std::string::npos) << t.err;
 }

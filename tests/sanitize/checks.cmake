@@ -1,9 +1,9 @@
 # CTest cases for the sanitizer and fuzzing checks (included from
 # tests/CMakeLists.txt). They configure and build a separate sub-build,
 # ${CMAKE_BINARY_DIR}/sanitize-build, from tests/sanitize/CMakeLists.txt (only
-# core, quant, formats, tokenizer, the parser tests and the fuzz targets), so
+# core, quant, formats, tokenizer, jinja, the parser tests and the fuzz targets), so
 # the main build is never touched. Budget on 2 cores: ~2 min to build from
-# scratch (incremental afterwards), ~30 s of tests, 2 x 30 s of fuzzing.
+# scratch (incremental afterwards), ~30 s of tests, 3 x 30 s of fuzzing.
 #   ctest -L sanitize    ASan+UBSan parser tests
 #   ctest -L fuzz        libFuzzer runs (skipped without clang)
 set(QINFER_CHECK_DIR ${CMAKE_BINARY_DIR}/sanitize-build)
@@ -18,7 +18,7 @@ add_test(NAME sanitize_parser_tests COMMAND ${_qinfer_run} tests ${QINFER_CHECK_
 set_tests_properties(sanitize_parser_tests PROPERTIES FIXTURES_REQUIRED qinfer_sanitize_build LABELS sanitize
                                                       TIMEOUT 600 ENVIRONMENT "QINFER_SHARED_DATA=${QINFER_SHARED_DATA}")
 
-foreach(target fuzz_gguf fuzz_tokenizer)
+foreach(target fuzz_gguf fuzz_tokenizer fuzz_jinja)
   add_test(NAME ${target} COMMAND ${_qinfer_run} fuzz ${QINFER_CHECK_DIR} ${target} ${QINFER_FUZZ_SECONDS})
   set_tests_properties(${target} PROPERTIES FIXTURES_REQUIRED qinfer_sanitize_build LABELS fuzz SKIP_RETURN_CODE 77
                                             TIMEOUT 600 ENVIRONMENT "QINFER_SHARED_DATA=${QINFER_SHARED_DATA}")

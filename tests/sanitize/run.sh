@@ -39,7 +39,7 @@ case "$mode" in
 
   tests)
     ran=0
-    for t in test_gguf_reader test_gguf_writer test_gguf_hostile test_tokenizer test_quant_nonfinite; do
+    for t in test_gguf_reader test_gguf_writer test_gguf_hostile test_tokenizer test_quant_nonfinite test_jinja test_jinja_corpus; do
       [[ -x "$bdir/$t" ]] || continue
       echo "=== $t (ASan+UBSan)"
       start=$SECONDS
@@ -81,6 +81,11 @@ case "$mode" in
         if [[ ! -d "$data/vocab" ]]; then echo "no vocabularies in $data/vocab: skipped"; exit 77; fi
         "$bdir/make_seeds" tokenizer "$corpus" "$data/vocab"
         extra=(-max_len=2048)
+        ;;
+      fuzz_jinja)
+        # Seeds: the chat templates in shared data (when present) and the semantics cases.
+        "$bdir/make_seeds" jinja "$corpus" "$data/templates" "$root/tests/data/jinja/semantics.json"
+        extra=(-dict="$root/fuzz/jinja.dict" -max_len=20000)
         ;;
     esac
     echo "=== $target for $secs s, $(ls "$corpus" | wc -l) seeds"

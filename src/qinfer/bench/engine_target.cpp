@@ -14,6 +14,7 @@ EngineTarget::EngineTarget(const Model& model, const EngineTargetOptions& option
   cp.n_ctx = opt_.n_ctx;
   cp.n_threads = opt_.threads;
   for (int i = 0; i < opt_.slots; ++i) ctxs_.push_back(std::make_unique<Context>(model_, cp));
+  chat_plan_ = std::make_unique<ChatPlan>(plan_chat(*model_.tokenizer));
   busy_.assign(ctxs_.size(), false);
 }
 
@@ -31,8 +32,9 @@ std::vector<int32_t> EngineTarget::tokenize(const BenchPrompt& p) const {
   if (!p.tokens.empty()) return p.tokens;
   const Tokenizer& tok = *model_.tokenizer;
   if (p.messages.empty()) return tok.encode(p.text, true, false);
-  const std::string text = render_chat(detect_chat_format(tok.vocab().chat_template), p.messages, true);
-  return tok.encode(text, true, true);
+  ChatInput in;
+  in.messages = messages_to_json(p.messages);
+  return tok.encode(apply_chat(*chat_plan_, in), true, chat_plan_->kind != ChatPlan::Kind::PlainText);
 }
 
 // First come, first served, as a server's queue: a request takes a free slot

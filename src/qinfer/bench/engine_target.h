@@ -14,6 +14,7 @@
 
 #include "qinfer/bench/target.h"
 #include "qinfer/model/model.h"
+#include "qinfer/runtime/chat_template.h"
 #include "qinfer/runtime/context.h"
 
 namespace qinfer::bench {
@@ -45,6 +46,7 @@ class EngineTarget final : public BenchTarget {
   const Model& model_;
   EngineTargetOptions opt_;
   std::vector<std::unique_ptr<Context>> ctxs_;
+  std::unique_ptr<ChatPlan> chat_plan_;  // how chat prompts become text (the model's template, ...)
   std::vector<bool> busy_;
   std::mutex mu_;
   std::condition_variable cv_;

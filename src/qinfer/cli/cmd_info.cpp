@@ -10,6 +10,7 @@
 #include "qinfer/core/format.h"
 #include "qinfer/core/mapped_file.h"
 #include "qinfer/formats/gguf.h"
+#include "qinfer/runtime/chat_template.h"
 
 namespace qinfer::cli {
 
@@ -37,7 +38,9 @@ void print_config(const Model& m) {
   std::printf("tokenizer:\n");
   std::printf("  kind:             %s%s\n", v.model.c_str(), v.pre.empty() ? "" : (" (pre-tokenizer " + v.pre + ")").c_str());
   std::printf("  vocabulary:       %d tokens (BOS %d, EOS %d)\n", m.tokenizer->n_vocab(), m.tokenizer->bos(), m.tokenizer->eos());
-  std::printf("  chat template:    %s\n", v.chat_template.empty() ? "none" : "yes");
+  std::printf("  chat template:    %s\n",
+              v.chat_template.empty() ? "none (run --chat falls back to a built-in format or plain text)"
+                                      : describe_chat_template(v.chat_template, chat_tokens(*m.tokenizer)).c_str());
 }
 
 struct Row {

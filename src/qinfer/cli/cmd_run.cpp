@@ -20,6 +20,7 @@ struct RunArgs {
   std::string prompt = "Once upon a time";
   std::string prompt_file;
   std::string system;
+  std::string chat_template_file;
   int n_predict = 128;
   int n_ctx = 0;
   int n_batch = 512;
@@ -65,15 +66,21 @@ void run(const RunArgs& a) {
   const Tokenizer& tok = *model->tokenizer;
   std::string text = a.prompt_file.empty() ? a.prompt : read_whole_file(a.prompt_file);
   bool parse_special = false;
-  if (a.chat) {
-    const std::string& tmpl = tok.vocab().chat_template;
-    const ChatFormat fmt = detect_chat_format(tmpl);
-    if (tmpl.empty()) std::fprintf(stderr, "qinfer: model has no chat template; using chatml\n");
+  // A system message only means something in a conversation, so --system (or
+  // a template file) turns chat mode on rather than being ignored.
+  const bool chat = a.chat || !a.system.empty() || !a.chat_template_file.empty();
+  if (chat && !a.chat) std::fprintf(stderr, "qinfer: %s implies --chat\n", a.system.empty() ? "--chat-template" : "--system");
+  if (chat) {
+    const std::string override_source = a.chat_template_file.empty() ? "" : read_whole_file(a.chat_template_file);
+    const ChatPlan plan = plan_chat(tok, override_source, a.chat_template_file);
+    std::fprintf(stderr, "qinfer: chat format: %s\n", plan.reason.c_str());
+    ChatInput in;
     std::vector<ChatMessage> msgs;
     if (!a.system.empty()) msgs.push_back({"system", a.system});
     msgs.push_back({"user", text});
-    text = render_chat(fmt, msgs, true);
-    parse_special = true;
+    in.messages = messages_to_json(msgs);
+    text = apply_chat(plan, in);
+    parse_special = plan.kind != ChatPlan::Kind::PlainText;
   }
   std::vector<int32_t> prompt = tok.encode(text, true, parse_special);
   if (prompt.empty()) throw InputError("the prompt tokenizes to nothing");
@@ -99,7 +106,7 @@ void run(const RunArgs& a) {
     std::fprintf(stderr, "\n");
   }
   Utf8Out out;
-  if (!a.chat) out.write(text);
+  if (!chat) out.write(text);
   GenerateParams gp;
   gp.n_predict = a.n_predict;
   gp.sampling = a.sampling;
@@ -144,7 +151,8 @@ void define_run(CLI::App& cmd) {
       ->capture_default_str()->check(Allowed::ints(0));
   add_seed_option(cmd, a->sampling.seed, "random seed (default: random)");
   cmd.add_flag("--chat", a->chat, "apply the model's chat template to the prompt as a user message");
-  cmd.add_option("--system", a->system, "system message for --chat");
+  cmd.add_option("--system", a->system, "system message (implies --chat)");
+  cmd.add_option("--chat-template", a->chat_template_file, "Jinja chat template file to use instead of the model's (implies --chat)");
   cmd.add_flag("--verbose-prompt", a->verbose_prompt, "print the prompt token ids");
   cmd.add_flag("--no-stats", a->quiet_stats, "do not print timings");
   cmd.callback([a] { run(*a); });

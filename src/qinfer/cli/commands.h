@@ -19,6 +19,7 @@ void define_eval(CLI::App& cmd);
 void define_runs(CLI::App& cmd);
 void define_report(CLI::App& cmd);
 void define_convert(CLI::App& cmd);
+void define_chat_template(CLI::App& cmd);
 
 struct CommandSpec {
   const char* name;
@@ -41,6 +42,7 @@ inline const CommandSpec kCommands[] = {
     {"runs", "list, show, compare and export the runs in the results store", define_runs},
     {"report", "HTML + Markdown report with charts and recommendations from stored runs", define_report},
     {"convert", "Hugging Face checkpoint directory (safetensors, config.json, tokenizer) -> GGUF", define_convert},
+    {"chat-template", "chat templates: `render` applies one to messages (Jinja, as Hugging Face renders it)", define_chat_template},
 };
 
 }  // namespace qinfer::cli

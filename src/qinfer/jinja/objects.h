@@ -58,6 +58,9 @@ class MacroObject : public Object {
   std::optional<Value> attribute(const std::string& name) override;
   bool callable() const override { return true; }
   Value call(Renderer& r, CallArgs& args) override;
+  // Drops the defining scope. That scope usually holds this macro, a
+  // reference cycle the renderer breaks this way when it finishes.
+  void release_closure() { closure_.reset(); }
 
  private:
   const ast::Macro& m_;

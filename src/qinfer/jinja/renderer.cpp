@@ -1,5 +1,7 @@
 #include "qinfer/jinja/renderer.h"
 
+#include <algorithm>
+
 #include "qinfer/jinja/builtins.h"
 #include "qinfer/jinja/objects.h"
 #include "qinfer/jinja/operators.h"
@@ -47,6 +49,21 @@ ScopePtr Renderer::frame(const ScopePtr& parent, const Hidden& hidden) {
   auto s = std::make_shared<Scope>(parent);
   for (const auto& name : hidden) s->set(name, Value::undefined(repr_str(name) + " is undefined"));
   return s;
+}
+
+Value Renderer::make_macro(const Macro& m, const ScopePtr& scope, bool is_caller) {
+  auto macro = std::make_shared<MacroObject>(m, scope, is_caller);
+  if (macros_.size() >= prune_at_) {  // forget the macros already gone, keeping this amortised O(1)
+    std::erase_if(macros_, [](const std::weak_ptr<MacroObject>& w) { return w.expired(); });
+    prune_at_ = std::max<size_t>(64, 2 * macros_.size());
+  }
+  macros_.push_back(macro);
+  return Value::object(std::move(macro));
+}
+
+Renderer::~Renderer() {
+  for (const auto& w : macros_)
+    if (const auto macro = w.lock()) macro->release_closure();
 }
 
 std::string Renderer::run_macro_body(const Body& body, const ScopePtr& scope) {
@@ -101,7 +118,7 @@ Renderer::Flow Renderer::exec_stmt(const Stmt& s, const ScopePtr& scope, std::st
       }
       case StmtKind::Macro: {
         const auto& m = static_cast<const Macro&>(s);
-        scope->set(m.name, Value::object(std::make_shared<MacroObject>(m, scope, false)));
+        scope->set(m.name, make_macro(m, scope, false));
         return Flow::Normal;
       }
       case StmtKind::CallBlock: {
@@ -109,7 +126,7 @@ Renderer::Flow Renderer::exec_stmt(const Stmt& s, const ScopePtr& scope, std::st
         const auto& call_expr = static_cast<const Call&>(*c.call);
         const Value callee = eval(*call_expr.callee, scope);
         CallArgs args = eval_args(call_expr.args, scope);
-        args.kwargs.emplace_back("caller", Value::object(std::make_shared<MacroObject>(c.caller, scope, true)));
+        args.kwargs.emplace_back("caller", make_macro(c.caller, scope, true));
         out += to_str(call(callee, args));
         check_size(out.size());
         return Flow::Normal;

@@ -5,13 +5,17 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "qinfer/jinja/ast.h"
 #include "qinfer/jinja/scope.h"
 #include "qinfer/jinja/value.h"
 
 namespace qinfer::jinja {
+
+class MacroObject;
 
 struct RenderLimits {
   uint64_t max_steps = 50'000'000;           // expression and statement evaluations
@@ -28,6 +32,9 @@ struct RenderEnvironment {
 class Renderer {
  public:
   explicit Renderer(const RenderEnvironment& env) : env_(env) {}
+  ~Renderer();  // frees the scopes that macros keep alive (see macros_)
+  Renderer(const Renderer&) = delete;
+  Renderer& operator=(const Renderer&) = delete;
   const RenderEnvironment& env() const { return env_; }
 
   void render(const ast::Template& t, const ScopePtr& scope, std::string& out);
@@ -58,6 +65,8 @@ class Renderer {
   std::string run_macro_body(const ast::Body& body, const ScopePtr& scope);
   // Opens a frame: a child scope with the frame's hidden names bound to Undefined.
   static ScopePtr frame(const ScopePtr& parent, const ast::Hidden& hidden);
+  // A macro (or a call block's caller) closing over scope.
+  Value make_macro(const ast::Macro& m, const ScopePtr& scope, bool is_caller);
 
  private:
   enum class Flow { Normal, Break, Continue };
@@ -78,6 +87,10 @@ class Renderer {
   bool folding_ = false;        // as jinja2 evaluates constants while compiling: slices through getitem
   bool constant_only_ = false;  // names, calls and context filters are not constants (NotConstant)
   ScopePtr root_;
+  // Every macro made: a macro holds its defining scope, which usually holds
+  // the macro (a shared_ptr cycle); the destructor releases their closures.
+  std::vector<std::weak_ptr<MacroObject>> macros_;
+  size_t prune_at_ = 64;
 };
 
 }  // namespace qinfer::jinja
