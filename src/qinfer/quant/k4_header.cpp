@@ -13,14 +13,23 @@ namespace qinfer::quant_detail {
 
 void search_k4_header(const float* x, int nmax, float rmin, int nstep, uint8_t* L, K4Header out) {
   uint8_t Laux[32];
-  float weights[32], mins[8], scales[8];
-  float max_scale = 0, max_min = 0;  // mins are subtracted, so scales are positive
+  float weights[256], mins[8], scales[8];
   for (int j = 0; j < 8; ++j) {
     float sum_x2 = 0;
     for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
     const float av_x = std::sqrt(sum_x2 / 32);
-    for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
-    scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep, false);
+    for (int l = 0; l < 32; ++l) weights[32 * j + l] = av_x + std::fabs(x[32 * j + l]);
+  }
+  // The 8 sub-block searches are independent: one per SIMD lane when possible.
+  if (kquant_x8_available()) {
+    make_qkx2_quants_x8(x, weights, nmax, rmin, 0.1f, nstep, L, scales, mins);
+  } else {
+    for (int j = 0; j < 8; ++j)
+      scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights + 32 * j, L + 32 * j, &mins[j], Laux, rmin, 0.1f,
+                                   nstep, false);
+  }
+  float max_scale = 0, max_min = 0;  // mins are subtracted, so scales are positive
+  for (int j = 0; j < 8; ++j) {
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "qinfer/core/error.h"
+#include "qinfer/core/x86_features.h"
 #include "qinfer/quant/quant_common.h"
 
 // Bit-exactness with ggml-base (built without FMA) needs every operation
@@ -22,6 +23,11 @@ inline float qx_weight(int rmse_type, float x) {
 inline int clamp_int(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 }  // namespace
+
+bool kquant_x8_available() {
+  static const bool ok = x86_features().avx2 && x86_features().fma;
+  return ok;
+}
 
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw) {
   float max = 0, amax = 0;

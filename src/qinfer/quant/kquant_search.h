@@ -36,6 +36,15 @@ inline float make_qkx2_quants(int n, int nmax, const float* x, const float* weig
                               uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
   return make_qkx3_quants(n, nmax, x, weights, L, the_min, Laux, rmin, rdelta, nstep, use_mad);
 }
+// Whether the 8-lane versions below may run (AVX2; x86 only).
+bool kquant_x8_available();
+// Eight make_qkx2_quants(32, nmax, x + 32j, weights + 32j, L + 32j, &the_mins[j], ...)
+// at once (j < 8), bit-identical; x, weights and L hold 8 × 32 values.
+void make_qkx2_quants_x8(const float* x, const float* weights, int nmax, float rmin, float rdelta, int nstep,
+                         uint8_t* L, float* scales, float* the_mins);
+// Eight make_qx_quants(16, nmax, x + 16j, L + 16j, 1, nullptr) at once, bit-identical.
+void make_qx_quants_x8_rmse1(const float* x, int nmax, int8_t* L, float* scales);
+
 // Non-negative codes in [0, nmax] for non-negative x (the sub-block scales and
 // mins of the imatrix paths), weighted by quant_weights. Returns the scale.
 float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* quant_weights);

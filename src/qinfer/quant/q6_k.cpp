@@ -21,9 +21,13 @@ void quantize_row_q6_k_impl(const float* x, BlockQ6_K* y, int64_t n_per_row, con
   float scales[16];
   for (int64_t i = 0; i < nb; ++i, x += 256) {
     float max_scale = 0, max_abs_scale = 0;
+    // Without weights the 16 sub-block searches run 8 at a time, one per SIMD lane.
+    const bool x8 = !qw_row && quant_detail::kquant_x8_available();
+    if (x8)
+      for (int h = 0; h < 2; ++h) quant_detail::make_qx_quants_x8_rmse1(x + 128 * h, 32, L + 128 * h, scales + 8 * h);
     for (int ib = 0; ib < 16; ++ib) {
       const float* qw = qw_row ? qw_row + 256 * i + 16 * ib : nullptr;
-      const float scale = quant_detail::make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, qw);
+      const float scale = x8 ? scales[ib] : quant_detail::make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, qw);
       scales[ib] = scale;
       const float abs_scale = std::fabs(scale);
       if (abs_scale > max_abs_scale) {
