@@ -90,19 +90,26 @@ TEST(QuantRegistry, EveryRowIsConsistent) {
   std::set<std::string> names;
   for (size_t i = 0; i < n_types; ++i) {
     const TypeInfo* info = all[i];
-    EXPECT_LT(uint32_t(info->id), kTypeIdLimit) << info->name;
+    // ggml's ids below kTypeIdLimit, qinfer-only ones in their own range.
+    EXPECT_EQ(uint32_t(info->id) < kTypeIdLimit, !is_qinfer_only(info->id)) << info->name;
+    EXPECT_NE(type_slot(info->id), kNoSlot) << info->name;
     EXPECT_TRUE(ids.insert(uint32_t(info->id)).second) << "id " << uint32_t(info->id) << " registered twice";
     EXPECT_TRUE(names.insert(info->name).second) << info->name << " registered twice";
     EXPECT_EQ(find_type(info->id), info) << info->name;
     EXPECT_EQ(find_type(std::string_view(info->name)), info) << info->name;
     EXPECT_GT(info->block_size, 0) << info->name;
     EXPECT_GT(info->type_size, 0u) << info->name;
-    EXPECT_NE(info->to_float, nullptr) << info->name;
+    // Storage-only types (double-quantized NF4/FP4: the absmax needs the
+    // tensor's companion state) have no row conversions; the loader expands them.
+    const bool storage_only = info->id == TypeId::NF4_DQ || info->id == TypeId::FP4_DQ;
+    EXPECT_EQ(info->to_float == nullptr, storage_only) << info->name;
     if (info->quantize) {
       EXPECT_TRUE(info->quantized || info->from_float) << info->name;
     }
   }
   EXPECT_EQ(find_type(uint32_t(kTypeIdLimit)), nullptr);
+  EXPECT_EQ(find_type(uint32_t(kQinferTypeBase - 1)), nullptr);
+  EXPECT_EQ(find_type(uint32_t(kQinferTypeBase + kQinferTypeCount)), nullptr);
   EXPECT_EQ(row_size(TypeId::Q4_0, 64), 36u);
   EXPECT_THROW(row_size(TypeId::Q4_0, 33), Error);
 }

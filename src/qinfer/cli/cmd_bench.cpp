@@ -410,6 +410,7 @@ void serve_bench(const BenchArgs& a, bool reps_given) {
 void define_bench(CLI::App& cmd) {
   auto a = std::make_shared<BenchArgs>();
   add_model_args(cmd, a->model);
+  add_load_in_arg(cmd, a->model);
   cmd.add_option("-p,--n-prompt", a->n_prompt, "prompt lengths for pp tests (comma-separated)")
       ->delimiter(',')->capture_default_str()->check(Allowed::ints(0, 1 << 20));
   cmd.add_option("-n,--n-gen", a->n_gen, "generation lengths for tg tests (comma-separated)")

@@ -102,6 +102,7 @@ void eval_cmd(const EvalArgs& a) {
 void define_eval(CLI::App& cmd) {
   auto a = std::make_shared<EvalArgs>();
   add_model_args(cmd, a->model);
+  add_load_in_arg(cmd, a->model);
   add_perplexity_args(cmd, a->ppl);
   cmd.add_option("--hellaswag", a->hellaswag, "multiple-choice task file (JSONL: ctx, endings[4], label)");
   cmd.add_option("--tasks", a->tasks, "score at most this many HellaSwag tasks")->check(Allowed::ints(1));

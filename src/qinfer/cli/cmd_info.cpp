@@ -89,9 +89,16 @@ void info(const InfoArgs& a) {
   // Everything that can fail is read before the first line is printed.
   if (is_gguf) {
     auto f = GgufFile::open(path);
+    std::string own;
+    for (const GgufTensorInfo& t : f->tensors())
+      if (is_qinfer_only(t.type) && own.find(type_info(t.type).name) == std::string::npos)
+        own += std::string(own.empty() ? "" : ", ") + type_info(t.type).name;
     std::printf("file: %s\n", path.c_str());
-    std::printf("format: GGUF v%u, alignment %u, %zu metadata keys, %zu tensors\n", f->version(), f->alignment(),
-                f->metadata().size(), f->tensors().size());
+    std::printf("format: GGUF v%u, alignment %u, %zu metadata keys, %zu tensors%s\n", f->version(), f->alignment(),
+                f->metadata().size(), f->tensors().size(), own.empty() ? "" : ", qinfer-only");
+    if (!own.empty())
+      std::printf("qinfer-only: tensor types %s are qinfer's own (bitsandbytes / LLM.int8 formats); llama.cpp "
+                  "will not load this file\n", own.c_str());
     std::printf("metadata:\n");
     for (const auto& [key, value] : f->metadata()) std::printf("  %-40s = %s\n", key.c_str(), value.to_display().c_str());
     for (const GgufTensorInfo& t : f->tensors())

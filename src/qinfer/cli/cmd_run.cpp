@@ -135,6 +135,7 @@ void run(const RunArgs& a) {
 void define_run(CLI::App& cmd) {
   auto a = std::make_shared<RunArgs>();
   add_model_args(cmd, a->model);
+  add_load_in_arg(cmd, a->model);
   cmd.add_option("-p,--prompt", a->prompt, "prompt text")->capture_default_str();
   cmd.add_option("-f,--file", a->prompt_file, "read the prompt from a file");
   cmd.add_option("-n,--n-predict", a->n_predict, "tokens to generate")

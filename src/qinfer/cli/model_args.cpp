@@ -85,6 +85,13 @@ CLI::Option* add_threads_option(CLI::App& cmd, std::vector<int>& threads) {
       ->transform(thread_cap());
 }
 
+void add_load_in_arg(CLI::App& cmd, ModelArgs& args) {
+  cmd.add_option("--load-in", args.load_in,
+                 "quantize the linear layers while loading: 4bit (NF4) or 8bit (LLM.int8), as transformers' "
+                 "load_in_4bit/8bit")
+      ->check(CLI::IsMember({"4bit", "8bit"}));
+}
+
 std::string default_model_path() {
   if (const char* env = std::getenv("QINFER_MODEL")) return env;
   for (const fs::path& d : shared_data_candidates()) {
@@ -130,7 +137,20 @@ std::string text_path_or_default(const std::string& given, const char* flag) {
 std::unique_ptr<Model> load_model_from_args(const ModelArgs& args) {
   LoadOptions opt;
   opt.tokenizer_path = args.tokenizer;
-  return load_model(model_path_from_args(args), opt);
+  opt.load_in = parse_load_in(args.load_in);
+  auto m = load_model(model_path_from_args(args), opt);
+  if (opt.load_in != LoadIn::None) {
+    const LoadInSummary& s = m->load_in;
+    const double mib = 1024.0 * 1024.0;
+    std::fprintf(stderr, "load-in %s: %d tensors quantized to %s, %.2f -> %.2f MiB (%.2f MiB saved)%s\n",
+                 args.load_in.c_str(), s.converted, opt.load_in == LoadIn::Nf4 ? "nf4" : "int8",
+                 double(s.bytes_before) / mib, double(s.bytes_after) / mib,
+                 double(s.bytes_before - s.bytes_after) / mib,
+                 s.skipped ? (", " + std::to_string(s.skipped) + " left as they were (quantized already or rows not a "
+                                                                  "multiple of the block)").c_str()
+                           : "");
+  }
+  return m;
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer_from_args(const ModelArgs& args) {

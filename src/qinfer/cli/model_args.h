@@ -13,9 +13,12 @@ struct ModelArgs {
   std::string model;
   std::string tokenizer;
   int threads = 0;
+  std::string load_in;  // --load-in 4bit|8bit (commands that add it)
 };
 
 void add_model_args(CLI::App& cmd, ModelArgs& args, bool positional = false);
+// --load-in 4bit|8bit: quantize the linear layers to NF4 / INT8 while loading.
+void add_load_in_arg(CLI::App& cmd, ModelArgs& args);
 
 // -t/--threads for every command (core/threads.h's rule): 0 or absent is the
 // physical cores; a value above the machine's hardware threads is capped, with

@@ -317,7 +317,7 @@ void GgufFile::parse_all() {
     if (ti.ne[0] % info->block_size != 0)
       c.fail(where + ": row length " + std::to_string(ti.ne[0]) + " is not a multiple of the " + info->name +
              " block size " + std::to_string(info->block_size));
-    ti.nbytes = uint64_t(nel / info->block_size) * info->type_size;
+    ti.nbytes = uint64_t(nel / info->block_size) * info->type_size + uint64_t(nel / ti.ne[0]) * info->row_header;
     if (tensor_index_.count(ti.name)) c.fail("duplicate tensor name " + ti.name);
     tensor_index_.emplace(ti.name, tensors_.size());
     tensors_.push_back(std::move(ti));

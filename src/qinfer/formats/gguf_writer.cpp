@@ -258,7 +258,7 @@ uint64_t GgufWriter::tensor_nbytes(TypeId type, const std::vector<int64_t>& ne) 
   if (row % info->block_size != 0)
     throw InputError("row length " + std::to_string(row) + " is not a multiple of the " + info->name +
                      " block size " + std::to_string(info->block_size));
-  return uint64_t(nel / info->block_size) * info->type_size;
+  return uint64_t(nel / info->block_size) * info->type_size + uint64_t(nel / row) * info->row_header;
 }
 
 void GgufWriter::add(Tensor t) {

@@ -8,6 +8,7 @@
 #include "qinfer/core/error.h"
 #include "qinfer/core/x86_features.h"
 #include "qinfer/kernels/kernel_table.h"
+#include "qinfer/kernels/kernels_bnb.h"
 #include "qinfer/kernels/kernels.h"
 #include "qinfer/quant/type_registry.h"
 
@@ -31,13 +32,16 @@ struct Tables {
   KernelTable t[3];
   Tables() {
     fill_table_generic(t[0]);
+    fill_table_bnb_generic(t[0]);
     if (supported(Isa::Avx2)) {
       t[1] = t[0];
       fill_table_avx2(t[1]);
+      fill_table_bnb_avx2(t[1]);
     }
     if (supported(Isa::Avx512)) {
       t[2] = t[1];
       fill_table_avx512(t[2]);
+      fill_table_bnb_avx512(t[2]);
       if (has_vnni()) fill_table_avx512vnni(t[2]);
     }
   }
@@ -119,13 +123,13 @@ void set_isa(Isa isa) {
 }
 
 bool has_kernel(TypeId type) {
-  const uint32_t id = uint32_t(type);
-  return id < kTypeIdLimit && tables().t[0].vec_dot[id] != nullptr && tables().t[0].matmul[id] != nullptr;
+  const uint32_t slot = type_slot(type);
+  return slot != kNoSlot && tables().t[0].vec_dot[slot] != nullptr && tables().t[0].matmul[slot] != nullptr;
 }
 
 void convert_activations(TypeId type, const float* src, void* dst, int64_t n) {
-  const uint32_t id = uint32_t(type);
-  ConvertFn f = id < kTypeIdLimit ? table().convert[id] : nullptr;
+  const uint32_t slot = type_slot(type);
+  ConvertFn f = slot != kNoSlot ? table().convert[slot] : nullptr;
   if (!f) no_kernel("activation conversion", type);
   const TypeInfo& info = type_info(type);
   if (n % info.block_size != 0)
@@ -135,16 +139,16 @@ void convert_activations(TypeId type, const float* src, void* dst, int64_t n) {
 }
 
 float vec_dot(TypeId wtype, int64_t n, const void* w_row, const void* x_row) {
-  const uint32_t id = uint32_t(wtype);
-  VecDotFn f = id < kTypeIdLimit ? table().vec_dot[id] : nullptr;
+  const uint32_t slot = type_slot(wtype);
+  VecDotFn f = slot != kNoSlot ? table().vec_dot[slot] : nullptr;
   if (!f) no_kernel("dot product", wtype);
   return f(n, w_row, x_row);
 }
 
 void matmul_rows(TypeId wtype, int64_t n, const void* W, size_t w_stride, int64_t r0, int64_t r1, const void* X,
                  size_t x_stride, int64_t n_tok, float* Y, int64_t ldy) {
-  const uint32_t id = uint32_t(wtype);
-  MatmulFn f = id < kTypeIdLimit ? table().matmul[id] : nullptr;
+  const uint32_t slot = type_slot(wtype);
+  MatmulFn f = slot != kNoSlot ? table().matmul[slot] : nullptr;
   if (!f) no_kernel("matmul", wtype);
   if (r1 <= r0 || n_tok <= 0) return;
   f(n, W, w_stride, r0, r1, X, x_stride, n_tok, Y, ldy);

@@ -14,10 +14,11 @@ using MatmulFn = void (*)(int64_t n, const void* W, size_t w_stride, int64_t r0,
                           size_t x_stride, int64_t n_tok, float* Y, int64_t ldy);
 using ConvertFn = void (*)(const float* src, void* dst, int64_t n);
 
+// Indexed by type_slot(id): ggml ids index themselves, qinfer-only ids follow.
 struct KernelTable {
-  VecDotFn vec_dot[kTypeIdLimit] = {};    // indexed by the weight type
-  MatmulFn matmul[kTypeIdLimit] = {};     // indexed by the weight type
-  ConvertFn convert[kTypeIdLimit] = {};   // indexed by the activation (vec_dot) type
+  VecDotFn vec_dot[kTypeSlots] = {};    // indexed by the weight type
+  MatmulFn matmul[kTypeSlots] = {};     // indexed by the weight type
+  ConvertFn convert[kTypeSlots] = {};   // indexed by the activation (vec_dot) type
 };
 
 void fill_table_generic(KernelTable& t);

@@ -19,10 +19,17 @@ constexpr FileTypeInfo kFileTypes[] = {
     {"Q5_K_M", FileType::MOSTLY_Q5_K_M, TypeId::Q5_K, false},  {"Q6_K", FileType::MOSTLY_Q6_K, TypeId::Q6_K, true},
     {"IQ4_NL", FileType::MOSTLY_IQ4_NL, TypeId::IQ4_NL, false}, {"F16", FileType::MOSTLY_F16, TypeId::F16, true},
     {"BF16", FileType::MOSTLY_BF16, TypeId::BF16, true},       {"F32", FileType::ALL_F32, TypeId::F32, true},
+    // qinfer-only: bitsandbytes' NF4/FP4 (with double-quantized absmax: _DQ), its int4 code book, LLM.int8.
+    // Not uniform: the embedding and the classifier keep their type (as transformers' load_in_4bit/8bit).
+    {"NF4", FileType::MOSTLY_NF4, TypeId::NF4, false},         {"NF4_DQ", FileType::MOSTLY_NF4_DQ, TypeId::NF4_DQ, false},
+    {"FP4", FileType::MOSTLY_FP4, TypeId::FP4, false},         {"FP4_DQ", FileType::MOSTLY_FP4_DQ, TypeId::FP4_DQ, false},
+    {"INT4", FileType::MOSTLY_INT4, TypeId::INT4, false},      {"INT8", FileType::MOSTLY_INT8, TypeId::INT8, false},
 };
 
 // llama-quantize's short names for the medium mixes.
-constexpr std::pair<const char*, const char*> kAliases[] = {{"Q3_K", "Q3_K_M"}, {"Q4_K", "Q4_K_M"}, {"Q5_K", "Q5_K_M"}};
+// NF4+DQ, FP4+DQ: the quality table's names for the double-quantized files.
+constexpr std::pair<const char*, const char*> kAliases[] = {
+    {"Q3_K", "Q3_K_M"}, {"Q4_K", "Q4_K_M"}, {"Q5_K", "Q5_K_M"}, {"NF4+DQ", "NF4_DQ"}, {"FP4+DQ", "FP4_DQ"}};
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

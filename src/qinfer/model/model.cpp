@@ -13,6 +13,7 @@
 #include "qinfer/model/weight_names.h"
 #include "qinfer/model/loaders.h"
 #include "qinfer/tokenizer/vocab.h"
+#include "qinfer/quant/quant_common.h"
 
 namespace qinfer {
 
@@ -133,6 +134,13 @@ void bind_weights(Model& m) {
   }
 }
 
+LoadIn parse_load_in(const std::string& s) {
+  if (s.empty() || s == "none") return LoadIn::None;
+  if (s == "4bit") return LoadIn::Nf4;
+  if (s == "8bit") return LoadIn::Int8;
+  throw InputError("--load-in: '" + s + "' is not 4bit or 8bit");
+}
+
 namespace {
 
 enum class FileFormat { kGguf, kLlama2c };
@@ -146,11 +154,44 @@ FileFormat sniff_format(const std::string& path) {
   return FileFormat::kLlama2c;
 }
 
+// Quantizes the linear layers' float weights in place (views move to owned buffers).
+void quantize_on_load(Model& m, LoadIn how) {
+  const TypeId to = how == LoadIn::Nf4 ? TypeId::NF4 : TypeId::INT8;
+  const TypeInfo& dst = type_info(to);
+  std::vector<float> row;
+  for (const LayerWeights& L : m.layers)
+    for (const Tensor* ct : {L.wq, L.wk, L.wv, L.wo, L.ffn_gate, L.ffn_up, L.ffn_down}) {
+      Tensor& t = const_cast<Tensor&>(*ct);
+      const TypeInfo& src = type_info(t.type);
+      if (src.quantized || t.ne[0] % dst.block_size != 0) {
+        ++m.load_in.skipped;
+        continue;
+      }
+      const int64_t n = t.ne[0], rows = t.rows();
+      std::vector<uint8_t>& buf = m.owned_bytes.emplace_back(size_t(rows) * row_size(to, n));
+      row.resize(size_t(n));
+      for (int64_t r = 0; r < rows; ++r) {
+        src.to_float(t.row(r), row.data(), n);
+        if (row_has_nonfinite(row.data(), n))
+          throw InputError(m.path + ": tensor " + t.name + " has a NaN or Inf weight; cannot --load-in");
+        dst.quantize(row.data(), buf.data() + size_t(r) * row_size(to, n), 1, n, nullptr);
+      }
+      m.load_in.bytes_before += t.nbytes;
+      m.load_in.bytes_after += buf.size();
+      ++m.load_in.converted;
+      t.type = to;
+      t.data = buf.data();
+      t.nbytes = buf.size();
+    }
+}
+
 }  // namespace
 
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options) {
-  if (sniff_format(path) == FileFormat::kGguf) return load_gguf_model(path);
-  return load_llama2c_model(path, options);
+  std::unique_ptr<Model> m =
+      sniff_format(path) == FileFormat::kGguf ? load_gguf_model(path) : load_llama2c_model(path, options);
+  if (options.load_in != LoadIn::None) quantize_on_load(*m, options.load_in);
+  return m;
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path, const LoadOptions& options) {

@@ -29,8 +29,19 @@ struct LayerWeights {
   const Tensor* ffn_down = nullptr;
 };
 
+// Quantize while loading, as transformers' load_in_4bit / load_in_8bit: the
+// linear layers' F32/F16/BF16 weights become NF4 (4bit) or INT8 (8bit,
+// LLM.int8 with outlier threshold 6); the embedding and classifier stay.
+enum class LoadIn { None, Nf4, Int8 };
+
 struct LoadOptions {
   std::string tokenizer_path;  // llama2.c checkpoints: tokenizer.bin
+  LoadIn load_in = LoadIn::None;
+};
+
+struct LoadInSummary {
+  int converted = 0, skipped = 0;     // tensors quantized / left (rows not a multiple of the block, already quantized)
+  uint64_t bytes_before = 0, bytes_after = 0;  // of the converted tensors
 };
 
 class Model {
@@ -58,7 +69,12 @@ class Model {
   std::unique_ptr<GgufFile> gguf;
   std::unique_ptr<MappedFile> mapped;
   std::vector<std::vector<float>> owned;  // tensors converted at load (e.g. norms to F32)
+  std::vector<std::vector<uint8_t>> owned_bytes;  // quantized at load (--load-in) or expanded (double quant)
+  LoadInSummary load_in;
 };
+
+// "4bit" → Nf4, "8bit" → Int8, "" / "none" → None; InputError otherwise.
+LoadIn parse_load_in(const std::string& s);
 
 // Loads a GGUF file, or a llama2.c checkpoint (needs options.tokenizer_path).
 // Throws InputError naming the file and the problem.

@@ -18,6 +18,8 @@
 #include "qinfer/quant/q4_k.h"
 #include "qinfer/quant/q5_k.h"
 #include "qinfer/quant/iq4_nl.h"
+#include "qinfer/quant/bnb4.h"
+#include "qinfer/quant/int8_rows.h"
 
 namespace qinfer {
 
@@ -41,12 +43,18 @@ const TypeInfo* const kAllTypes[] = {
     &kTypeQ4_K,
     &kTypeQ5_K,
     &kTypeIQ4_NL,
+    &kTypeNF4,
+    &kTypeFP4,
+    &kTypeINT8,
+    &kTypeNF4_DQ,
+    &kTypeFP4_DQ,
+    &kTypeINT4,
 };
 
-const std::array<const TypeInfo*, kTypeIdLimit>& by_id() {
+const std::array<const TypeInfo*, kTypeSlots>& by_id() {
   static const auto table = [] {
-    std::array<const TypeInfo*, kTypeIdLimit> t{};
-    for (const TypeInfo* info : kAllTypes) t[uint32_t(info->id)] = info;
+    std::array<const TypeInfo*, kTypeSlots> t{};
+    for (const TypeInfo* info : kAllTypes) t[type_slot(info->id)] = info;
     return t;
   }();
   return table;
@@ -61,7 +69,10 @@ bool iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-const TypeInfo* find_type(uint32_t raw_id) { return raw_id < kTypeIdLimit ? by_id()[raw_id] : nullptr; }
+const TypeInfo* find_type(uint32_t raw_id) {
+  const uint32_t slot = type_slot(raw_id);
+  return slot == kNoSlot ? nullptr : by_id()[slot];
+}
 const TypeInfo* find_type(TypeId id) { return find_type(uint32_t(id)); }
 
 const TypeInfo* find_type(std::string_view name) {
@@ -81,7 +92,7 @@ size_t row_size(TypeId id, int64_t n) {
   if (n % info.block_size != 0)
     throw Error(std::string("row of ") + std::to_string(n) + " elements is not a multiple of the " + info.name +
                 " block size " + std::to_string(info.block_size));
-  return size_t(n / info.block_size) * info.type_size;
+  return info.row_header + size_t(n / info.block_size) * info.type_size;
 }
 
 const TypeInfo* const* all_types(size_t* count) {

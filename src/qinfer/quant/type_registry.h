@@ -12,16 +12,20 @@
 //     quantized, to_float, from_float, vec_dot_type, and `quantize` when it has
 //     an imatrix-aware row quantizer as llama-quantize's).
 //  2. quant/type_id.h: its id. A ggml type keeps GGUF's number; a type ggml
-//     does not have (NF4, ...) takes a free number, raising kTypeIdLimit if
-//     needed, and its files will not load in llama.cpp.
+//     does not have (NF4, ...) takes the next number from kQinferTypeBase
+//     (1024) up, raising kQinferTypeCount if needed, so ggml can keep
+//     appending below kTypeIdLimit; its files will not load in llama.cpp
+//     (is_qinfer_only; `qinfer info` and quantize say so). A type whose rows
+//     start with a per-row scale sets row_header (INT8).
 //  3. quant/type_registry.cpp: one line in kAllTypes.
 //  4. kernels/: the scalar dot `vec_dot_x_<act>_generic` (declared in
 //     kernel_table.h) and its `set<...>(t, TypeId::X)` line in
 //     fill_table_generic (which also gives it the scalar matmul); if its
 //     vec_dot_type is new, a converter in the same table. SIMD versions are
 //     optional, one `set` line per ISA file, each tested against the scalar.
-//  5. Only if llama.cpp has a file type for it: model/file_types (enum value
-//     and table row); only if llama-quantize's mixes use it:
+//  5. Only if llama.cpp has a file type for it, or it is a qinfer-only type
+//     users quantize to (its number equal to the type id): model/file_types
+//     (enum value and table row); only if llama-quantize's mixes use it:
 //     quantize/tensor_policy.cpp.
 //  6. Tests: the expected row in tests/test_quant.cpp (QuantRegistry), round-
 //     trip error bounds and every-code dequantization, SIMD vs scalar in
@@ -58,6 +62,9 @@ struct TypeInfo {
   FromFloatFn from_float;    // reference quantize, or nullptr when not supported
   TypeId vec_dot_type;       // activations are converted to this type for dot products
   QuantizeRowsFn quantize = nullptr;  // llama-quantize's row quantizer, or nullptr when not supported
+  // Bytes every row starts with before its blocks (a per-row scale: INT8);
+  // for such types to_float/from_float/quantize take whole rows.
+  size_t row_header = 0;
 };
 
 // nullptr when the id is not a type qinfer knows.
@@ -68,7 +75,8 @@ const TypeInfo* find_type(std::string_view name);
 // Throws Error for unknown ids.
 const TypeInfo& type_info(TypeId id);
 
-// Bytes of a row of n elements; throws Error when n is not a multiple of the block.
+// Bytes of a row of n elements (row header included); throws Error when n is
+// not a multiple of the block.
 size_t row_size(TypeId id, int64_t n);
 
 // Every registered type, for tests and listings.

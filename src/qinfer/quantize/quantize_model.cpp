@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <numeric>
 
 #include <sys/mman.h>
@@ -21,6 +22,8 @@
 #include "qinfer/model/gguf_hparams.h"
 #include "qinfer/model/model.h"
 #include "qinfer/model/weight_names.h"
+#include "qinfer/quant/bnb4.h"
+#include "qinfer/quant/int8_rows.h"
 #include "qinfer/quantize/imatrix_file.h"
 #include "qinfer/quant/quant_common.h"
 #include "qinfer/quant/type_registry.h"
@@ -87,6 +90,7 @@ struct PlannedTensor {
   TensorChoice choice;
   const std::vector<float>* imatrix = nullptr;
   std::string note;
+  float int8_threshold = kInt8DefaultThreshold;
 };
 
 // Converts one tensor slab by slab and streams the bytes to `write`.
@@ -121,7 +125,10 @@ void convert_tensor(const GgufFile& in, const PlannedTensor& p, ThreadPool& pool
         const int64_t m = (r0 + r) / rows_per_matrix;
         const int64_t end = std::min(b, (m + 1) * rows_per_matrix - r0);
         const float* imat = p.imatrix ? p.imatrix->data() + m * n : nullptr;
-        dst.quantize(x + r * n, out.data() + size_t(r) * dst_row, end - r, n, imat);
+        if (dst.id == TypeId::INT8)
+          quantize_int8_rows(x + r * n, out.data() + size_t(r) * dst_row, end - r, n, p.int8_threshold);
+        else
+          dst.quantize(x + r * n, out.data() + size_t(r) * dst_row, end - r, n, imat);
         r = end;
       }
     });
@@ -160,6 +167,7 @@ std::vector<PlannedTensor> plan(const GgufFile& in, const QuantizeParams& qp, co
     PolicyTensor pt{t->name, {t->ne[0], t->ne[1], t->ne[2], t->ne[3]}, t->type};
     PlannedTensor p{t, policy.choose(pt), nullptr, {}};
     p.note = p.choice.note;
+    p.int8_threshold = qp.int8_threshold;
     if (p.choice.convert) {
       const TypeInfo& src = type_info(t->type);
       const TypeInfo& dst = type_info(p.choice.type);
@@ -167,7 +175,8 @@ std::vector<PlannedTensor> plan(const GgufFile& in, const QuantizeParams& qp, co
         throw InputError(in.path() + ": tensor " + t->name + " is already " + src.name +
                          "; requantizing is disabled (pass --allow-requantize to dequantize and quantize again)");
       if (!src.to_float) throw InputError(in.path() + ": cannot convert tensor " + t->name + " of type " + src.name);
-      if (!dst.quantize) throw InputError(std::string("quantizing to ") + dst.name + " is not supported");
+      if (!dst.quantize && !is_double_quant(dst.id))
+        throw InputError(std::string("quantizing to ") + dst.name + " is not supported");
       if (imatrix && po.has_imatrix) {
         p.imatrix = imatrix->find(t->name);
         if (!p.imatrix) {
@@ -196,17 +205,51 @@ void set_last(GgufWriter& w, const std::string& key, GgufValue v) {
 
 }  // namespace
 
-QuantizeSummary quantize_model(const QuantizeParams& qp, const QuantizeProgressFn& progress) {
+QuantizeSummary quantize_model(const QuantizeParams& qp, const QuantizeProgressFn& progress,
+                               const CalibrationProgressFn& calibration_progress) {
   const auto t_start = Clock::now();
   const FileTypeInfo& ft = parse_file_type(qp.type);
   if (qp.output.empty()) throw InputError("no output file given");
   check_before_quantizing(qp);
+  check_calibrated_options(qp.calibrated, ft.base);
   auto in = GgufFile::open(qp.input);
   std::optional<ImatrixFile> imatrix;
   if (!qp.imatrix.empty()) imatrix = read_imatrix_file(qp.imatrix);
 
   QuantizeSummary sum;
   std::vector<PlannedTensor> planned = plan(*in, qp, ft, imatrix ? &*imatrix : nullptr, &sum.n_fallback);
+
+  const int n_threads = resolve_thread_count(qp.threads);
+  CalibrationOutcome calibrated;
+  const QuantMethod method = qp.calibrated.method;
+  if (method != QuantMethod::Rtn) {
+    std::map<std::string, TypeId> targets;
+    for (const PlannedTensor& p : planned)
+      if (p.choice.convert) targets[p.info->name] = p.choice.type;
+    calibrated = run_calibrated_quantization(qp.input, targets, ft.base, qp.calibrated, n_threads, calibration_progress);
+    sum.n_calibrated = calibrated.n_calibrated;
+    sum.notes = calibrated.notes;
+    sum.calibration = calibrated.source + ": " + std::to_string(calibrated.n_windows) + " windows of " +
+                      std::to_string(calibrated.window) + " tokens (of " + std::to_string(calibrated.text_tokens) +
+                      "), seed " + std::to_string(qp.calibrated.calib.seed);
+  }
+
+  // Double-quantized tensors need the whole tensor at once (one offset and
+  // nested absmax per tensor): computed here, with their companion state.
+  std::map<std::string, std::vector<float>> dq_states;
+  for (const PlannedTensor& p : planned) {
+    if (!p.choice.convert || !is_double_quant(p.choice.type)) continue;
+    const GgufTensorInfo& t = *p.info;
+    const int64_t n = t.ne[0], rows = t.n_elements() / n;
+    std::vector<float> f(size_t(rows * n));
+    const size_t src_row = row_size(t.type, n);
+    for (int64_t r = 0; r < rows; ++r) type_info(t.type).to_float(in->tensor_data(t) + size_t(r) * src_row, &f[size_t(r * n)], n);
+    if (row_has_nonfinite(f.data(), int64_t(f.size())))
+      throw InputError(in->path() + ": tensor " + t.name + " has a NaN or Inf weight; refusing to quantize it");
+    DoubleQuantTensor dq = double_quantize_tensor(f.data(), rows, n, p.choice.type);
+    calibrated.tensors[t.name] = {p.choice.type, std::move(dq.blocks)};
+    dq_states[t.name] = std::move(dq.state);
+  }
 
   GgufWriter w;
   w.copy_metadata(*in);
@@ -220,27 +263,56 @@ QuantizeSummary quantize_model(const QuantizeParams& qp, const QuantizeProgressF
     if (imatrix->last_call > 0) set_last(w, "quantize.imatrix.chunks_count", gguf_scalar(int32_t(imatrix->last_call)));
   }
 
-  ThreadPool pool(resolve_thread_count(qp.threads));
+  if (type_info(ft.base).id == TypeId::INT8) set_last(w, "qinfer.int8.threshold", gguf_scalar(qp.int8_threshold));
+  if (method != QuantMethod::Rtn) {
+    const CalibratedOptions& co = qp.calibrated;
+    set_last(w, "qinfer.quantize.method", gguf_scalar(std::string(quant_method_name(method))));
+    set_last(w, "qinfer.quantize.calibration", gguf_scalar(sum.calibration));
+    if (method == QuantMethod::Gptq) {
+      set_last(w, "qinfer.quantize.gptq.damp", gguf_scalar(float(co.damp)));
+      set_last(w, "qinfer.quantize.gptq.act_order", gguf_scalar(co.act_order));
+      set_last(w, "qinfer.quantize.gptq.group_size", gguf_scalar(int32_t(co.group_size)));
+    } else {
+      set_last(w, "qinfer.quantize.awq.grid", gguf_scalar(int32_t(co.awq_grid)));
+      set_last(w, "qinfer.quantize.awq.clip", gguf_scalar(co.awq_clip));
+    }
+  }
+  ThreadPool pool(n_threads);
   sum.tensors.resize(planned.size());
   for (size_t i = 0; i < planned.size(); ++i) {
     const PlannedTensor& p = planned[i];
     const GgufTensorInfo& t = *p.info;
     QuantizedTensor& q = sum.tensors[i];
-    q = {t.name, t.type, p.choice.type, t.nbytes, 0, p.choice.fallback, p.imatrix != nullptr};
+    const auto over = calibrated.tensors.find(t.name);
+    const CalibratedTensor* ct = over == calibrated.tensors.end() ? nullptr : &over->second;
+    // The folding check writes every tensor it did not fold as it was.
+    const TypeId out_type = ct ? ct->type : qp.calibrated.awq_fold_only ? t.type : p.choice.type;
+    q = {t.name, t.type, out_type, t.nbytes, 0, p.choice.fallback, p.imatrix != nullptr};
     const std::vector<int64_t> ne(t.ne, t.ne + std::max<uint32_t>(t.n_dims, 1));
-    q.bytes_out = GgufWriter::tensor_nbytes(p.choice.type, ne);
+    q.bytes_out = GgufWriter::tensor_nbytes(out_type, ne);
+    if (ct && ct->bytes.size() != q.bytes_out) throw Error(t.name + ": calibrated tensor has the wrong size");
     sum.input_bytes += t.nbytes;
     sum.output_bytes += q.bytes_out;
     sum.n_params += t.n_elements();
-    w.add_tensor(t.name, p.choice.type, ne, [&, i](const GgufWriteFn& write) {
+    w.add_tensor(t.name, out_type, ne, [&, i, ct](const GgufWriteFn& write) {
       const auto t0 = Clock::now();
-      if (p.choice.convert) convert_tensor(*in, p, pool, write);
+      if (ct)
+        write(ct->bytes.data(), ct->bytes.size());
+      else if (p.choice.convert && !qp.calibrated.awq_fold_only)
+        convert_tensor(*in, p, pool, write);
       else {
         write(in->tensor_data(t), size_t(t.nbytes));
         release_input(in->tensor_data(t), size_t(t.nbytes));
       }
       if (progress) progress({int(i), int(planned.size()), &sum.tensors[i], seconds_since(t0), p.note});
     });
+    const auto dq = dq_states.find(t.name);
+    if (dq != dq_states.end()) {
+      const std::vector<float>& st = dq->second;
+      sum.output_bytes += st.size() * sizeof(float);
+      w.add_tensor(double_quant_state_name(t.name), TypeId::F32, {int64_t(st.size())},
+                   [&st](const GgufWriteFn& write) { write(st.data(), st.size() * sizeof(float)); });
+    }
   }
   w.write(qp.output);
   std::error_code ec;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "qinfer/quant/type_id.h"
+#include "qinfer/quantize/calibrated.h"
 
 namespace qinfer {
 
@@ -27,6 +28,8 @@ struct QuantizeParams {
   bool leave_output_tensor = false;        // keep output.weight as it is
   bool pure = false;                       // no mixture rules: every weight gets the base type
   bool allow_requantize = false;           // accept already-quantized input (dequantized first)
+  CalibratedOptions calibrated;            // --method gptq|awq and their calibration
+  float int8_threshold = 6.0f;             // INT8: activation outlier threshold stored with the tensors
 };
 
 struct QuantizedTensor {
@@ -52,6 +55,10 @@ struct QuantizeSummary {
   int64_t n_params = 0;
   int n_fallback = 0;
   double seconds = 0;
+  // Calibrated methods: what was calibrated on and what happened.
+  int n_calibrated = 0;
+  std::string calibration;               // "FILE: N windows × L tokens (T tokens), seed S"
+  std::vector<std::string> notes;
   double bits_per_weight() const { return n_params ? double(output_bytes) * 8.0 / double(n_params) : 0.0; }
 };
 
@@ -60,6 +67,7 @@ using QuantizeProgressFn = std::function<void(const QuantizeProgress&)>;
 // Throws InputError with a one-line message (unknown type, requantizing
 // without allow_requantize, NaN/Inf weights, unwritable output, ...); the
 // output path is then untouched and no temporary file is left behind.
-QuantizeSummary quantize_model(const QuantizeParams& params, const QuantizeProgressFn& progress = {});
+QuantizeSummary quantize_model(const QuantizeParams& params, const QuantizeProgressFn& progress = {},
+                               const CalibrationProgressFn& calibration_progress = {});
 
 }  // namespace qinfer

@@ -189,7 +189,19 @@ TensorChoice TensorPolicy::choose(const PolicyTensor& t) {
   if (!convert) return {t.type, false, false, {}};
 
   TensorChoice c{ft_.base, true, false, {}};
-  if (!opts_.pure && type_info(ft_.base).quantized) {
+  if (is_qinfer_only(ft_.base)) {
+    // bitsandbytes' formats replace the linear layers only: the embedding and
+    // the classifier keep their type, as transformers' load_in_4bit/8bit does.
+    if ((name == "token_embd.weight" && !opts_.token_embd_type) || (name == "output.weight" && !opts_.output_type))
+      return {t.type, false, false, {}};
+    if (t.ne[0] % block_of(c.type) != 0) {
+      c.note = "rows of " + std::to_string(t.ne[0]) + " are not a multiple of the " + type_info(c.type).name +
+               " block of " + std::to_string(block_of(c.type)) + ": using f16";
+      c.type = T::F16;
+      c.fallback = true;
+      ++n_fallback_;
+    }
+  } else if (!opts_.pure && type_info(ft_.base).quantized) {
     c.type = rule_type(t, ft_.base);
     if (t.ne[0] % block_of(c.type) != 0) {
       const T wanted = c.type;

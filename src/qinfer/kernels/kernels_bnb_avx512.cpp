@@ -1,0 +1,109 @@
+// AVX-512 kernels of NF4/FP4 (one 16-entry permute is the whole code book)
+// and INT8 (abs + masked negate + maddubs, exact int32 sums).
+#include <immintrin.h>
+
+#include "qinfer/kernels/kernels_bnb.h"
+#include "qinfer/quant/bnb4.h"
+#include "qinfer/quant/int8_rows.h"
+
+// GCC 12's AVX-512 headers seed intrinsics with _mm512_undefined_*(), which
+// trips -W(maybe-)uninitialized at every use (GCC PR 105593); not our code.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace qinfer::kernels {
+namespace {
+
+// Codes of elements 16i .. 16i+15 of a block: byte k holds 2k (high) and 2k+1 (low).
+inline __m512i codes16(const uint8_t* qs) {
+  const __m512i b = _mm512_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs)));
+  const __m512i dup = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), b);
+  const __m512i sh = _mm512_srlv_epi32(dup, _mm512_setr_epi32(4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0));
+  return _mm512_and_si512(sh, _mm512_set1_epi32(15));
+}
+
+template <const float* Book>
+float bnb4_dot(int64_t n, const void* w, const void* x) {
+  const auto* b = static_cast<const BlockBnb4*>(w);
+  const auto* xf = static_cast<const float*>(x);
+  const __m512 book = _mm512_loadu_ps(Book);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t ib = 0; ib < n / kQK_BNB4; ++ib, xf += kQK_BNB4) {
+    __m512 s = _mm512_setzero_ps();
+    for (int i = 0; i < kQK_BNB4 / 16; ++i)
+      s = _mm512_fmadd_ps(_mm512_permutexvar_ps(codes16(b[ib].qs + 8 * i), book), _mm512_loadu_ps(xf + 16 * i), s);
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(b[ib].absmax), s, acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+int32_t int8_codes_dot(const int8_t* a, const int8_t* w, int64_t n) {
+  __m512i acc = _mm512_setzero_si512();
+  const __m512i ones = _mm512_set1_epi16(1), zero = _mm512_setzero_si512();
+  int64_t j = 0;
+  for (; j + 64 <= n; j += 64) {
+    const __m512i va = _mm512_loadu_si512(a + j), vw = _mm512_loadu_si512(w + j);
+    const __mmask64 neg = _mm512_movepi8_mask(va);
+    const __m512i p = _mm512_maddubs_epi16(_mm512_abs_epi8(va), _mm512_mask_sub_epi8(vw, neg, zero, vw));
+    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p, ones));
+  }
+  if (j < n) {  // rows are a multiple of 32: one masked half-vector left
+    const __mmask64 m = (~uint64_t(0)) >> (64 - (n - j));
+    const __m512i va = _mm512_maskz_loadu_epi8(m, a + j), vw = _mm512_maskz_loadu_epi8(m, w + j);
+    const __mmask64 neg = _mm512_movepi8_mask(va);
+    const __m512i p = _mm512_maddubs_epi16(_mm512_abs_epi8(va), _mm512_mask_sub_epi8(vw, neg, zero, vw));
+    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p, ones));
+  }
+  return _mm512_reduce_add_epi32(acc);
+}
+
+float row(const uint8_t* w_row, int64_t n, const Int8Scratch& s, float amax, const float* x, int64_t k) {
+  const auto* qw = reinterpret_cast<const int8_t*>(w_row + sizeof(Int8RowHeader));
+  return int8_row_finish(w_row, int8_codes_dot(s.q.data(), qw, n), amax, x, s.outliers.data(), k);
+}
+
+float int8_dot(int64_t n, const void* w, const void* x) {
+  Int8Scratch& s = int8_scratch(n);
+  const auto* xf = static_cast<const float*>(x);
+  int64_t k = 0;
+  const float amax = quantize_int8_activation(xf, n, int8_threshold(w), s.q.data(), s.outliers.data(), &k);
+  return row(static_cast<const uint8_t*>(w), n, s, amax, xf, k);
+}
+
+void int8_matmul(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, const void* X, size_t xs, int64_t n_tok,
+                 float* Y, int64_t ldy) {
+  if (r1 <= r0) return;
+  const auto* w = static_cast<const uint8_t*>(W);
+  const float threshold = int8_threshold(w + size_t(r0) * ws);
+  Int8Scratch& s = int8_scratch(n);
+  for (int64_t t = 0; t < n_tok; ++t) {
+    const float* xf = reinterpret_cast<const float*>(static_cast<const uint8_t*>(X) + size_t(t) * xs);
+    int64_t k = 0;
+    const float amax = quantize_int8_activation(xf, n, threshold, s.q.data(), s.outliers.data(), &k);
+    for (int64_t r = r0; r < r1; ++r) Y[t * ldy + r] = row(w + size_t(r) * ws, n, s, amax, xf, k);
+  }
+}
+
+template <VecDotFn F>
+void matmul(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, const void* X, size_t xs, int64_t n_tok,
+            float* Y, int64_t ldy) {
+  const auto* w = static_cast<const uint8_t*>(W);
+  const auto* x = static_cast<const uint8_t*>(X);
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t r = r0; r < r1; ++r) Y[t * ldy + r] = F(n, w + size_t(r) * ws, x + size_t(t) * xs);
+}
+
+}  // namespace
+
+void fill_table_bnb_avx512(KernelTable& t) {
+  t.vec_dot[type_slot(TypeId::NF4)] = bnb4_dot<kNF4Values>;
+  t.matmul[type_slot(TypeId::NF4)] = matmul<bnb4_dot<kNF4Values>>;
+  t.vec_dot[type_slot(TypeId::FP4)] = bnb4_dot<kFP4Values>;
+  t.matmul[type_slot(TypeId::FP4)] = matmul<bnb4_dot<kFP4Values>>;
+  t.vec_dot[type_slot(TypeId::INT4)] = bnb4_dot<kINT4Values>;
+  t.matmul[type_slot(TypeId::INT4)] = matmul<bnb4_dot<kINT4Values>>;
+  t.vec_dot[type_slot(TypeId::INT8)] = int8_dot;
+  t.matmul[type_slot(TypeId::INT8)] = int8_matmul;
+}
+
+}  // namespace qinfer::kernels

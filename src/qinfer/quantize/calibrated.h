@@ -1,0 +1,75 @@
+// Calibrated quantization of a whole model through qinfer's own engine:
+// layer by layer, the calibration windows run through the model whose earlier
+// layers are already quantized (sequential calibration, as GPTQ and AWQ do),
+// a MatmulObserver collects the inputs of the layer's weights, and GPTQ or
+// AWQ turns them into the layer's quantized tensors, which replace the float
+// ones before the next layer is calibrated. Only one layer's input statistics
+// are held at a time. The result is a set of tensors for the GGUF writer.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "qinfer/quant/type_id.h"
+#include "qinfer/quantize/calibration.h"
+
+namespace qinfer {
+
+enum class QuantMethod { Rtn, Gptq, Awq };
+
+// "rtn", "gptq", "awq"; InputError listing them for anything else.
+QuantMethod parse_quant_method(const std::string& name);
+const char* quant_method_name(QuantMethod m);
+
+struct CalibratedOptions {
+  QuantMethod method = QuantMethod::Rtn;
+  CalibrationParams calib;         // calib.file empty: the first part of default_text
+  std::string default_text;        // evaluation text whose calibration part is the default source
+  bool importance = true;          // block parameters by the type's activation-weighted search (E[x²])
+  // GPTQ
+  double damp = 0.01;              // fraction of the Hessian's mean diagonal
+  bool act_order = true;           // columns by decreasing activation size (free for GGUF: blocks keep their order)
+  int64_t group_size = 0;          // columns sharing parameters; 0: the type's block
+  // AWQ
+  int awq_grid = 20;               // α = 0, 1/20, …, 19/20
+  bool awq_duo = false;            // AutoAWQ's duo scaling (activation and weight magnitudes) instead of the paper's
+  bool awq_clip = true;
+  bool awq_fold_only = false;      // write the folded float weights unrounded (equivalence checks)
+  bool verbose = false;            // per-tensor losses and AWQ's chosen α on stderr
+};
+
+struct CalibrationProgress {
+  int64_t done = 0, total = 0;     // work units (one window through one layer)
+  std::string stage;               // "layer 3/5 attn_q,attn_k,attn_v"
+};
+using CalibrationProgressFn = std::function<void(const CalibrationProgress&)>;
+
+struct CalibratedTensor {
+  TypeId type;
+  std::vector<uint8_t> bytes;
+};
+
+struct CalibrationOutcome {
+  std::map<std::string, CalibratedTensor> tensors;  // replace these tensors in the output
+  std::vector<std::string> notes;                   // damping raised, tensors left to round-to-nearest, ...
+  std::string source;                               // calibration text
+  int n_windows = 0, window = 0;
+  int64_t text_tokens = 0;
+  int n_calibrated = 0;                             // tensors quantized by GPTQ / scaled by AWQ
+};
+
+// targets: every tensor the writer converts, with its output type (the
+// llama-quantize policy's choice). Throws InputError (one line) for a
+// quantized input model, a method the target type cannot take, a group size
+// the type cannot use, too little calibration text, or a non-finite Hessian.
+CalibrationOutcome run_calibrated_quantization(const std::string& model_path, const std::map<std::string, TypeId>& targets,
+                                               TypeId base_type, const CalibratedOptions& options, int threads,
+                                               const CalibrationProgressFn& progress);
+
+// Fails before any work when the method cannot produce `base` (the file
+// type's main tensor type) or the group size does not fit it.
+void check_calibrated_options(const CalibratedOptions& options, TypeId base);
+
+}  // namespace qinfer
