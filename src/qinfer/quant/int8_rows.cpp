@@ -43,8 +43,13 @@ void quantize_int8_rows(const float* x, void* dst, int64_t nrows, int64_t n, flo
   auto* out = static_cast<uint8_t*>(dst);
   const size_t row_bytes = sizeof(Int8RowHeader) + size_t(n);
   for (int64_t r = 0; r < nrows; ++r, x += n, out += row_bytes) {
+    // One scale per row: a NaN or Inf would spoil the whole row, so it is refused.
     float amax = 0;
-    for (int64_t j = 0; j < n; ++j) amax = std::max(amax, std::fabs(x[j]));
+    for (int64_t j = 0; j < n; ++j) {
+      if (!std::isfinite(x[j]))
+        throw InputError("INT8: row " + std::to_string(r) + " holds a NaN or Inf value at column " + std::to_string(j));
+      amax = std::max(amax, std::fabs(x[j]));
+    }
     const Int8RowHeader h{amax, threshold};
     std::memcpy(out, &h, sizeof h);
     code_row(x, n, amax, reinterpret_cast<int8_t*>(out + sizeof h));
