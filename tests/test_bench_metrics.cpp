@@ -252,11 +252,11 @@ TEST(BenchServe, InProcessEngineProducesExactlyMaxTokens) {
   QINFER_REQUIRE_DATA("models/stories260K/stories260K.gguf");
   auto model = load_model(test::data_path("models/stories260K/stories260K.gguf"));
   EngineTargetOptions eo;
-  eo.threads = 1;
-  eo.slots = 1;
-  eo.n_ctx = 64;
+  eo.engine.n_threads = 1;
+  eo.engine.max_seqs = 1;
+  eo.engine.n_ctx = 64;
   EngineTarget target(*model, eo);
-  EXPECT_GT(target.kv_cache_bytes(), 0u);
+  EXPECT_GT(target.engine().stats().bytes_total, 0u);
   const auto prompts = synthetic_token_prompts(6, 12, 9, model->config.n_vocab, model->tokenizer->bos(), {}, 1);
   ServeConfig cfg;
   cfg.concurrency = {1, 2};

@@ -265,12 +265,10 @@ TEST_P(KernelIsa, QuantizedDotWithinQuantizationErrorOfExact) {
   }
 }
 
-// The VNNI prefill tile for Q4_0 (8 rows per vector, 4+ tokens) sums
+// The VNNI matmul for Q4_0 (8 rows per vector, every token count) sums
 // blocks in the scalar reference's order, not in vec_dot's 8-lane order.
 namespace {
-bool lane_prefill(TypeId t, int64_t n_tok) {
-  return kernels::active_isa() == Isa::Avx512 && t == TypeId::Q4_0 && n_tok >= 4;
-}
+bool lane_prefill(TypeId t, int64_t /*n_tok*/) { return kernels::active_isa() == Isa::Avx512 && t == TypeId::Q4_0; }
 }  // namespace
 
 // matmul_rows over row ranges and token counts that exercise every tile and

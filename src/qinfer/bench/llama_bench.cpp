@@ -64,14 +64,14 @@ double run_once(Context& ctx, const ThroughputTest& t, std::mt19937& rng) {
 
 }  // namespace
 
-ThroughputResult run_throughput_test(const Model& model, const ThroughputTest& test, int reps, int n_batch) {
-  ContextParams cp;
+ThroughputResult run_throughput_test(const Model& model, const ThroughputTest& test, int reps,
+                                     const ContextParams& context) {
+  ContextParams cp = context;
   const int needed = test.n_depth + test.n_prompt + test.n_gen;
   if (test.n_ctx > 0 && test.n_ctx < needed)
     throw InputError("test " + test.name + " needs a context of " + std::to_string(needed) + " tokens; -c is " +
                      std::to_string(test.n_ctx));
   cp.n_ctx = test.n_ctx > 0 ? test.n_ctx : std::max(needed, 16);
-  cp.n_batch = n_batch;
   cp.n_threads = test.threads;
   Context ctx(model, cp);
   std::mt19937 rng(1234);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "qinfer/model/model.h"
+#include "qinfer/runtime/context.h"
 
 namespace qinfer {
 
@@ -37,7 +38,10 @@ struct ThroughputResult {
   double stddev() const;  // sample stddev (Bessel), 0 for one sample
 };
 
-// Runs one test `reps` times after a warm-up.
-ThroughputResult run_throughput_test(const Model& model, const ThroughputTest& test, int reps, int n_batch = 512);
+// Runs one test `reps` times after a warm-up. `context` gives the batch size
+// and KV cache (type, block); its threads come from the test, its context
+// size from the test's n_ctx (else prompt + generated tokens).
+ThroughputResult run_throughput_test(const Model& model, const ThroughputTest& test, int reps,
+                                     const ContextParams& context = {});
 
 }  // namespace qinfer

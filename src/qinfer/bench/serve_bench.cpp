@@ -37,7 +37,12 @@ nlohmann::json ServeResult::to_json() const {
                       {"rep_output_throughput", rep_output_throughput},
                       {"model_bytes", model_bytes},
                       {"kv_cache_bytes", kv_cache_bytes},
-                      {"peak_rss_bytes", peak_rss_bytes}};
+                      {"peak_rss_bytes", peak_rss_bytes},
+                      {"cache_type", cache_type},
+                      {"kv_peak_blocks", kv_peak_blocks},
+                      {"kv_bytes_per_token", kv_bytes_per_token},
+                      {"kv_peak_tokens", kv_peak_tokens},
+                      {"prefix_hit_rate", prefix_hit_rate}};
   j.update(summary.to_json());
   return j;
 }
@@ -49,7 +54,8 @@ std::string ServeResult::csv_header() {
       "total_token_throughput";
   for (const char* m : {"ttft", "tpot", "itl", "e2el"})
     for (const char* s : {"mean", "median", "std", "p90", "p99"}) h += std::string(",") + s + "_" + m + "_ms";
-  return h + ",model_bytes,kv_cache_bytes,peak_rss_bytes";
+  return h + ",model_bytes,kv_cache_bytes,peak_rss_bytes,cache_type,kv_peak_blocks,kv_bytes_per_token,kv_peak_tokens,"
+             "prefix_hit_rate";
 }
 
 std::string ServeResult::csv_row() const {
@@ -63,7 +69,8 @@ std::string ServeResult::csv_row() const {
     << ',' << m.output_throughput << ',' << m.total_token_throughput;
   for (const Distribution* d : {&m.ttft_ms, &m.tpot_ms, &m.itl_ms, &m.e2el_ms})
     s << ',' << d->mean << ',' << d->median << ',' << d->std << ',' << d->p90 << ',' << d->p99;
-  s << ',' << model_bytes << ',' << kv_cache_bytes << ',' << peak_rss_bytes;
+  s << ',' << model_bytes << ',' << kv_cache_bytes << ',' << peak_rss_bytes << ',' << csv_field(cache_type) << ','
+    << kv_peak_blocks << ',' << kv_bytes_per_token << ',' << kv_peak_tokens << ',' << prefix_hit_rate;
   return s.str();
 }
 
@@ -102,6 +109,7 @@ std::vector<ServeResult> run_serve_bench(BenchTarget& target, const std::vector<
     res.repetitions = cfg.repetitions;
     std::vector<RequestTimeline> pooled;
     double total_duration = 0;
+    if (cfg.on_level_start) cfg.on_level_start();
     for (int rep = 0; rep < cfg.repetitions; ++rep) {
       LoadOptions lo;
       lo.num_requests = cfg.num_requests;
@@ -128,6 +136,7 @@ std::vector<ServeResult> run_serve_bench(BenchTarget& target, const std::vector<
       for (RequestTimeline& r : run.requests) pooled.push_back(std::move(r));
     }
     res.summary = summarize(pooled, total_duration);
+    if (cfg.on_level_end) cfg.on_level_end(res);
     results.push_back(std::move(res));
   }
   return results;
@@ -172,7 +181,13 @@ void print_summary(std::FILE* out, const ServeResult& r) {
     title("Memory", '-');
     const double mib = 1024.0 * 1024.0;
     if (r.model_bytes >= 0) row_f("Model (MiB):", double(r.model_bytes) / mib);
-    if (r.kv_cache_bytes >= 0) row_f("KV cache (MiB):", double(r.kv_cache_bytes) / mib);
+    if (r.kv_cache_bytes >= 0) row_f("KV cache, peak in use (MiB):", double(r.kv_cache_bytes) / mib);
+    if (r.kv_peak_blocks >= 0) row_i("KV blocks at the peak:", r.kv_peak_blocks);
+    if (r.kv_peak_tokens >= 0) row_i("KV tokens held at the peak:", r.kv_peak_tokens);
+    if (r.kv_bytes_per_token >= 0)
+      std::fprintf(out, "%-40s %-10s\n", "KV bytes per token:",
+                   (std::to_string(r.kv_bytes_per_token) + " (" + r.cache_type + ")").c_str());
+    if (r.prefix_hit_rate >= 0) row_f("Prefix cache hit rate (%):", 100 * r.prefix_hit_rate);
     if (r.peak_rss_bytes >= 0) row_f("Peak RSS (MiB):", double(r.peak_rss_bytes) / mib);
   }
   for (const std::string& e : m.errors) std::fprintf(out, "failed: %s\n", e.c_str());

@@ -15,6 +15,8 @@
 
 namespace qinfer::bench {
 
+struct ServeResult;
+
 struct ServeConfig {
   std::vector<int> concurrency;  // one result per level; empty: {0} = unlimited
   int num_requests = 64;
@@ -22,6 +24,10 @@ struct ServeConfig {
   int warmup = 1;       // requests sent one at a time before measuring, not counted
   int repetitions = 1;  // runs per level, pooled
   uint64_t seed = 0;
+  // Called before each level's first request and after its last (the
+  // in-process engine reads its KV-cache peaks there).
+  std::function<void()> on_level_start;
+  std::function<void(ServeResult&)> on_level_end;
 };
 
 struct ServeResult {
@@ -44,6 +50,12 @@ struct ServeResult {
 
   // Memory; -1 where unknown (an endpoint's process is not ours).
   int64_t model_bytes = -1, kv_cache_bytes = -1, peak_rss_bytes = -1;
+  // The in-process engine's KV cache over the level: kv_cache_bytes is the
+  // peak in use; blocks at that peak, bytes per token (K+V, all layers), the
+  // peak of tokens held, and the share of prompt tokens reused from the prefix cache.
+  std::string cache_type;  // "f16/f16", "q8_0/q8_0", ...
+  int64_t kv_peak_blocks = -1, kv_bytes_per_token = -1, kv_peak_tokens = -1;
+  double prefix_hit_rate = -1;
 
   nlohmann::json to_json() const;
   static std::string csv_header();

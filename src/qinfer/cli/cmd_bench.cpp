@@ -26,6 +26,7 @@
 #include "qinfer/bench/serve_bench.h"
 #include "qinfer/cli/commands.h"
 #include "qinfer/cli/flags.h"
+#include "qinfer/cli/kv_args.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/cli/run_records.h"
 #include "qinfer/core/atomic_file.h"
@@ -62,7 +63,8 @@ struct BenchArgs {
   std::string dataset;
   std::string csv_path;
   int warmup = 1;
-  int slots = 1;
+  int slots = 0;
+  KvArgs kv;
   double timeout_s = 300;
   uint64_t seed = 0;
   std::string api_key;
@@ -183,6 +185,11 @@ void bench(const BenchArgs& a) {
         if (n > 0) tests.push_back({throughput_test_name(0, n, d), 0, n, t, a.n_ctx, d});
     }
   if (tests.empty()) throw InputError("nothing to run: give -p and/or -n greater than 0");
+  ContextParams cp;
+  cp.n_batch = a.n_batch;
+  apply_kv_args(a.kv, *model, cp);
+  cp.kv_budget_tokens = 0;  // each test sizes its own context; the budget is for serving
+  if (a.kv.given()) std::fprintf(stderr, "%s\n", describe_kv(*model, cp.cache_type, cp.kv_block).c_str());
   for (const ThroughputTest& t : tests)
     if (t.n_depth + t.n_prompt + t.n_gen > model->config.n_ctx_train * 64)
       throw InputError("test " + t.name + " is longer than the context this model supports");
@@ -226,7 +233,7 @@ void bench(const BenchArgs& a) {
     Cell cell;
     const bool tty = ::isatty(2);
     if (tty) std::fprintf(stderr, "running %s, %d repetitions...\r", t.name.c_str(), a.reps);
-    cell.ours = run_throughput_test(*model, t, a.reps, a.n_batch);
+    cell.ours = run_throughput_test(*model, t, a.reps, cp);
     const ThroughputResult& r = cell.ours;
     if (compare) {
       if (tty) std::fprintf(stderr, "running llama-bench %s...              \r", t.name.c_str());
@@ -277,6 +284,7 @@ void bench(const BenchArgs& a) {
     if (threads.size() > 1) label += " t" + std::to_string(r.threads);
     if (t.n_depth > 0) label += " d" + std::to_string(t.n_depth);
     records.push_back(cell_run(label, *model, r, a, cell.roofline_tps));
+    add_kv_metrics(records.back(), *model, cp.cache_type);
     if (compare) {
       RunRecord peer = cell_run(label + " (llama.cpp)", *model, peer_result(t, cell.peer), a, cell.roofline_tps);
       peer.engine = "llama.cpp";
@@ -362,16 +370,39 @@ void serve_bench(const BenchArgs& a, bool reps_given) {
                                                avoid, a.seed);
     }
     bench::EngineTargetOptions eo;
-    // Default: the physical cores shared among the slots, so that busy
-    // thread pools do not fight over cores.
-    eo.threads = a.threads.empty() ? std::max(default_thread_count() / std::max(a.slots, 1), 1) : a.threads[0];
-    eo.slots = a.slots;
+    EngineParams& ep = eo.engine;
+    ep.n_threads = a.threads.empty() ? 0 : a.threads[0];  // one engine: all physical cores by default
+    // Sequences batched at once: --slots, else every request the sweep keeps in flight.
+    int most = 0;
+    for (int c : a.concurrency) most = std::max(most, c);
+    ep.max_seqs = a.slots > 0 ? a.slots : most > 0 ? most : a.num_requests;
+    if (a.n_ctx > 0)
+      ep.n_ctx = a.n_ctx;
+    else if (a.dataset.empty())
+      ep.n_ctx = std::max(a.input_len + a.max_tokens + 1, 16);
+    apply_kv_args(a.kv, *model, ep);  // the pool: --kv-budget, else the context × max_seqs
     eo.ignore_eos = !a.allow_eos;
-    if (a.n_ctx > 0) eo.n_ctx = a.n_ctx;
-    else if (a.dataset.empty()) eo.n_ctx = std::max(a.input_len + a.max_tokens + 1, 16);
     auto e = std::make_unique<bench::EngineTarget>(*model, eo);
     engine = e.get();
     target = std::move(e);
+    std::fprintf(stderr, "%s; pool of %d tokens for up to %d sequences\n",
+                 describe_kv(*model, ep.cache_type, ep.kv_block).c_str(), engine->engine().kv_capacity_tokens(),
+                 ep.max_seqs);
+    // Per level: the KV-cache peak and the prefix-cache hits of its requests.
+    auto before = std::make_shared<EngineStats>();
+    cfg.on_level_start = [engine, before] {
+      engine->engine().reset_peaks();
+      *before = engine->engine().stats();
+    };
+    cfg.on_level_end = [engine, before](bench::ServeResult& r) {
+      const EngineStats st = engine->engine().stats();
+      r.kv_cache_bytes = int64_t(st.peak_bytes_used());
+      r.kv_peak_blocks = st.peak_blocks_used;
+      r.kv_peak_tokens = st.peak_tokens_in_use;
+      r.kv_bytes_per_token = int64_t(st.bytes_per_token);
+      const int64_t prompt = st.prompt_tokens - before->prompt_tokens;
+      r.prefix_hit_rate = prompt > 0 ? double(st.cached_tokens - before->cached_tokens) / double(prompt) : 0.0;
+    };
   }
 
   const auto status = progress_printer();
@@ -385,10 +416,11 @@ void serve_bench(const BenchArgs& a, bool reps_given) {
     r.max_tokens = a.max_tokens;
     r.dataset = a.dataset;
     if (engine) {
+      const KvCacheType ct = engine->engine().cache_type();
       r.threads = engine->threads();
-      r.slots = a.slots;
+      r.slots = engine->engine().max_seqs();
       r.model_bytes = int64_t(model->weight_bytes());
-      r.kv_cache_bytes = int64_t(engine->kv_cache_bytes());
+      r.cache_type = std::string(type_info(ct.k).name) + "/" + type_info(ct.v).name;
       r.peak_rss_bytes = peak_rss_bytes();
     }
     bench::print_summary(stdout, r);
@@ -455,8 +487,10 @@ void define_bench(CLI::App& cmd) {
   cmd.add_option("--warmup", a->warmup, "serving: warm-up requests before measuring, not counted")
       ->capture_default_str()->check(Allowed::ints(0));
   cmd.add_option("--slots", a->slots,
-                 "serving, in-process: contexts serving requests at once; others queue (counted in TTFT)")
-      ->capture_default_str()->check(Allowed::ints(1));
+                 "serving, in-process: sequences batched at once (llama-server's --parallel); others queue, "
+                 "counted in TTFT (default: the highest --concurrency)")
+      ->check(Allowed::ints(1));
+  add_kv_args(cmd, a->kv);
   cmd.add_option("--timeout", a->timeout_s, "serving, endpoint: seconds per request and longest wait for data")
       ->capture_default_str()->check(Allowed::reals(0).above());
   add_seed_option(cmd, a->seed, "serving: seed for prompts and arrivals (default 0)");

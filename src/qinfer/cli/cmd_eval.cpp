@@ -9,10 +9,12 @@
 
 #include "qinfer/cli/commands.h"
 #include "qinfer/cli/flags.h"
+#include "qinfer/cli/kv_args.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/cli/perplexity_args.h"
 #include "qinfer/cli/run_records.h"
 #include "qinfer/core/error.h"
+#include "qinfer/quant/type_registry.h"
 #include "qinfer/eval/hellaswag.h"
 #include "qinfer/eval/kld_summary.h"
 #include "qinfer/eval/samples.h"
@@ -25,6 +27,7 @@ namespace {
 struct EvalArgs {
   ModelArgs model;
   PerplexityArgs ppl;
+  KvArgs kv;
   std::string hellaswag;
   int tasks = -1;
   std::string prompts;
@@ -47,9 +50,12 @@ void eval_cmd(const EvalArgs& a) {
   if (do_ppl) job = perplexity_job(a.ppl, a.model.threads, stdout);
 
   auto model = load_model_from_args(a.model);
+  apply_kv_args(a.kv, job);
   RunRecord run = new_run_record("eval", a.label.empty() ? std::filesystem::path(model->path).stem().string() : a.label,
                                  *model);
-  nlohmann::json params = nlohmann::json::object();
+  nlohmann::json params = {{"cache_type_k", type_info(job.cache_type.k).name},
+                           {"cache_type_v", type_info(job.cache_type.v).name}};
+  add_kv_metrics(run, *model, job.cache_type);
 
   if (do_ppl) {
     const PerplexityJobResult j = run_perplexity_job(*model, job);
@@ -70,6 +76,8 @@ void eval_cmd(const EvalArgs& a) {
     ContextParams cp;
     cp.n_ctx = a.ppl.n_ctx;
     cp.n_batch = std::min(a.ppl.n_batch, cp.n_ctx);
+    apply_kv_args(a.kv, *model, cp);
+    cp.n_batch = std::min(cp.n_batch, cp.n_ctx);
     cp.n_threads = a.model.threads;
     ctx = std::make_unique<Context>(*model, cp);
     params["n_ctx"] = ctx->n_ctx();
@@ -104,6 +112,7 @@ void define_eval(CLI::App& cmd) {
   add_model_args(cmd, a->model);
   add_load_in_arg(cmd, a->model);
   add_perplexity_args(cmd, a->ppl);
+  add_kv_args(cmd, a->kv, false);
   cmd.add_option("--hellaswag", a->hellaswag, "multiple-choice task file (JSONL: ctx, endings[4], label)");
   cmd.add_option("--tasks", a->tasks, "score at most this many HellaSwag tasks")->check(Allowed::ints(1));
   cmd.add_option("--prompts", a->prompts,

@@ -7,6 +7,7 @@
 
 #include "qinfer/cli/commands.h"
 #include "qinfer/cli/flags.h"
+#include "qinfer/cli/kv_args.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/core/error.h"
 #include "qinfer/core/read_file.h"
@@ -18,6 +19,7 @@ namespace {
 
 struct ImatrixArgs {
   ModelArgs model;
+  KvArgs kv;
   std::string file;
   std::string out = "imatrix.dat";
   ImatrixParams p;
@@ -30,6 +32,8 @@ void imatrix_cmd(const ImatrixArgs& a) {
   std::fprintf(stderr, "%s: %zu tokens\n", a.file.c_str(), tokens.size());
   ImatrixParams p = a.p;
   p.n_threads = a.model.threads;
+  p.cache_type = a.kv.type();
+  p.kv_block = a.kv.kv_block;
   ImatrixCollector collector;
   const auto t0 = std::chrono::steady_clock::now();
   const bool tty = ::isatty(STDERR_FILENO) == 1;
@@ -51,6 +55,7 @@ void imatrix_cmd(const ImatrixArgs& a) {
 void define_imatrix(CLI::App& cmd) {
   auto a = std::make_shared<ImatrixArgs>();
   add_model_args(cmd, a->model);
+  add_kv_args(cmd, a->kv, false, false);
   cmd.add_option("-f,--file", a->file, "calibration text")->required();
   cmd.add_option("-o,--output", a->out, "output file (llama.cpp legacy imatrix.dat format)")->capture_default_str();
   cmd.add_option("-c,--ctx-size", a->p.n_ctx, "tokens per chunk")->capture_default_str()->check(Allowed::ints(16, 1 << 20));

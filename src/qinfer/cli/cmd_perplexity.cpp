@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "qinfer/cli/commands.h"
+#include "qinfer/cli/kv_args.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/cli/perplexity_args.h"
 
@@ -13,6 +14,7 @@ namespace {
 struct PerplexityCmdArgs {
   ModelArgs model;
   PerplexityArgs ppl;
+  KvArgs kv;
 };
 
 }  // namespace
@@ -21,10 +23,13 @@ void define_perplexity(CLI::App& cmd) {
   auto a = std::make_shared<PerplexityCmdArgs>();
   add_model_args(cmd, a->model);
   add_perplexity_args(cmd, a->ppl);
+  add_kv_args(cmd, a->kv, false);
   cmd.callback([a] {
-    const PerplexityJob job = perplexity_job(a->ppl, a->model.threads, stdout);  // bad combinations fail first
+    PerplexityJob job = perplexity_job(a->ppl, a->model.threads, stdout);  // bad combinations fail first
     auto model = load_model_from_args(a->model);
+    apply_kv_args(a->kv, job);
     run_perplexity_job(*model, job);
+    if (a->kv.given()) std::fprintf(stderr, "%s\n", describe_kv(*model, job.cache_type, job.kv_block).c_str());
   });
 }
 

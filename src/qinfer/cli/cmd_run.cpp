@@ -4,6 +4,7 @@
 
 #include "qinfer/cli/commands.h"
 #include "qinfer/cli/flags.h"
+#include "qinfer/cli/kv_args.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/core/error.h"
 #include "qinfer/core/read_file.h"
@@ -17,6 +18,7 @@ namespace {
 
 struct RunArgs {
   ModelArgs model;
+  KvArgs kv;
   std::string prompt = "Once upon a time";
   std::string prompt_file;
   std::string system;
@@ -89,10 +91,12 @@ void run(const RunArgs& a) {
   cp.n_ctx = a.n_ctx;
   cp.n_batch = a.n_batch;
   cp.n_threads = a.model.threads;
+  apply_kv_args(a.kv, *model, cp);
   Context ctx(*model, cp);
   if (int(prompt.size()) >= ctx.n_ctx())
     throw InputError("prompt of " + std::to_string(prompt.size()) + " tokens does not fit the context of " +
                      std::to_string(ctx.n_ctx()) + " tokens (raise -c)");
+  if (!a.quiet_stats && a.kv.given()) std::fprintf(stderr, "%s\n", describe_kv(*model, cp.cache_type, cp.kv_block).c_str());
 
   // generate() stops when the context is full: the prompt leaves room for this many tokens.
   const int room = ctx.n_ctx() - int(prompt.size()) + 1;
@@ -136,6 +140,7 @@ void define_run(CLI::App& cmd) {
   auto a = std::make_shared<RunArgs>();
   add_model_args(cmd, a->model);
   add_load_in_arg(cmd, a->model);
+  add_kv_args(cmd, a->kv);
   cmd.add_option("-p,--prompt", a->prompt, "prompt text")->capture_default_str();
   cmd.add_option("-f,--file", a->prompt_file, "read the prompt from a file");
   cmd.add_option("-n,--n-predict", a->n_predict, "tokens to generate")

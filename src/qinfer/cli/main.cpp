@@ -1,6 +1,7 @@
 // qinfer: one binary, one subcommand per capability. Errors from the library
 // become one line on stderr and exit code 2.
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 
@@ -10,11 +11,27 @@
 #include "qinfer/core/version.h"
 #include "qinfer/kernels/kernels.h"
 
+namespace {
+
+// llama.cpp's multi-letter short options, which CLI11 cannot declare, as their long names.
+char* long_name_of(char* arg) {
+  static const struct {
+    const char* llama;
+    const char* ours;
+  } kAliases[] = {{"-ctk", "--cache-type-k"}, {"-ctv", "--cache-type-v"}};
+  for (const auto& a : kAliases)
+    if (std::strcmp(arg, a.llama) == 0) return const_cast<char*>(a.ours);
+  return arg;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   if (const std::string unknown = qinfer::cli::unknown_command_message(argc, argv); !unknown.empty()) {
     std::fprintf(stderr, "qinfer: error: %s\n", unknown.c_str());
     return 2;
   }
+  for (int i = 1; i < argc; ++i) argv[i] = long_name_of(argv[i]);
   CLI::App app{"qinfer: make LLMs smaller and faster, and prove it"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("qinfer ") + qinfer::kVersion);

@@ -23,6 +23,8 @@ PerplexityJobResult run_perplexity_job(const Model& model, const PerplexityJob& 
   cp.n_ctx = base ? base->n_ctx() : job.n_ctx;
   cp.n_batch = std::min(job.n_batch, cp.n_ctx);
   cp.n_threads = job.threads;
+  cp.cache_type = job.cache_type;
+  cp.kv_block = job.kv_block;
   Context ctx(model, cp);
 
   std::vector<int32_t> tokens;

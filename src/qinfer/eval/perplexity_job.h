@@ -22,6 +22,8 @@ struct PerplexityJob {
   int n_chunks = -1;         // < 0: all
   int n_batch = 2048;        // tokens per forward pass (at most n_ctx)
   int threads = 0;           // resolve_thread_count
+  KvCacheType cache_type;    // F16 K and V by default
+  int kv_block = 16;         // tokens per KV block
   std::FILE* log = nullptr;  // progress and final lines; nullptr: quiet
 };
 

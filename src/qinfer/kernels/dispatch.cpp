@@ -33,15 +33,18 @@ struct Tables {
   Tables() {
     fill_table_generic(t[0]);
     fill_table_bnb_generic(t[0]);
+    fill_attention_generic(t[0]);
     if (supported(Isa::Avx2)) {
       t[1] = t[0];
       fill_table_avx2(t[1]);
       fill_table_bnb_avx2(t[1]);
+      fill_attention_avx2(t[1]);
     }
     if (supported(Isa::Avx512)) {
       t[2] = t[1];
       fill_table_avx512(t[2]);
       fill_table_bnb_avx512(t[2]);
+      fill_attention_avx512(t[2]);
       if (has_vnni()) fill_table_avx512vnni(t[2]);
     }
   }
@@ -152,6 +155,16 @@ void matmul_rows(TypeId wtype, int64_t n, const void* W, size_t w_stride, int64_
   if (!f) no_kernel("matmul", wtype);
   if (r1 <= r0 || n_tok <= 0) return;
   f(n, W, w_stride, r0, r1, X, x_stride, n_tok, Y, ldy);
+}
+
+void attention(const KvHeadView& kv, const AttentionRows& rows, void* scratch, size_t scratch_bytes) {
+  const char* pk = kv_type_problem(kv.k_type, kv.head_dim);
+  const char* pv = kv_type_problem(kv.v_type, kv.head_dim);
+  if (*pk || *pv) throw Error(std::string("attention: ") + (*pk ? pk : pv));
+  if (kv.block_size <= 0 || kv.block_size % kKeyTile != 0)
+    throw Error("attention: KV block size " + std::to_string(kv.block_size) + " is not a multiple of " +
+                std::to_string(kKeyTile));
+  table().attention(kv, rows, scratch, scratch_bytes);
 }
 
 }  // namespace qinfer::kernels

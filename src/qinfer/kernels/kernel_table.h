@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "qinfer/kernels/attention.h"
 #include "qinfer/quant/type_id.h"
 
 namespace qinfer::kernels {
@@ -13,18 +14,27 @@ using VecDotFn = float (*)(int64_t n, const void* w_row, const void* x_row);
 using MatmulFn = void (*)(int64_t n, const void* W, size_t w_stride, int64_t r0, int64_t r1, const void* X,
                           size_t x_stride, int64_t n_tok, float* Y, int64_t ldy);
 using ConvertFn = void (*)(const float* src, void* dst, int64_t n);
+using AttentionFn = void (*)(const KvHeadView& kv, const AttentionRows& rows, void* scratch, size_t scratch_bytes);
 
 // Indexed by type_slot(id): ggml ids index themselves, qinfer-only ids follow.
 struct KernelTable {
   VecDotFn vec_dot[kTypeSlots] = {};    // indexed by the weight type
   MatmulFn matmul[kTypeSlots] = {};     // indexed by the weight type
   ConvertFn convert[kTypeSlots] = {};   // indexed by the activation (vec_dot) type
+  AttentionFn attention = nullptr;      // every K/V cache type pair
 };
 
 void fill_table_generic(KernelTable& t);
 void fill_table_avx2(KernelTable& t);       // kernels_avx2.cpp
 void fill_table_avx512(KernelTable& t);     // kernels_avx512.cpp (float types)
 void fill_table_avx512vnni(KernelTable& t); // kernels_avx512vnni.cpp (int8 block types)
+void fill_attention_generic(KernelTable& t);  // attention_generic.cpp
+void fill_attention_avx2(KernelTable& t);     // attention_avx2.cpp
+void fill_attention_avx512(KernelTable& t);   // attention_avx512.cpp
+// acc[d] += p[j] · v[j][d] for j < nk, key by key, a rounded multiply then an
+// add (no FMA: attention_generic.cpp is built for the baseline ISA), the
+// arithmetic of the F16-V attention on every ISA.
+void attention_mul_add(const float* p, int nk, float* acc, const float* vf, int hd);
 
 // Scalar reference dot products (ggml's *_generic twins): per 32-block integer
 // sums scaled by d_w·d_x, accumulated in float; float types accumulate in double.

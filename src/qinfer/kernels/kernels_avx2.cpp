@@ -3,6 +3,7 @@
 // AVX2 code can be picked by the linker for another ISA's inline function.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

@@ -45,47 +45,41 @@ struct L512BF16 {
   static __m512 load_tail(const T* p, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p)); }
 };
 
-// FMA into float accumulators (U independent ones per output for small tiles).
+// FMA into one float accumulator per output, whatever the tile shape, so a
+// (row, token) result is the same in every tile and tail (batch invariance,
+// tests/test_kernels_batch_invariance.cpp); the 4×4 tiles keep 16 chains in flight.
 template <class L>
 struct FloatTile512 {
   template <int R, int C>
   static void run(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float* out) {
     using T = typename L::T;
-    constexpr int U = R * C <= 2 ? 4 : 1;
-    __m512 acc[U][R][C];
-    for (int u = 0; u < U; ++u)
-      for (int i = 0; i < R; ++i)
-        for (int c = 0; c < C; ++c) acc[u][i][c] = _mm512_setzero_ps();
+    __m512 acc[R][C];
+    for (int i = 0; i < R; ++i)
+      for (int c = 0; c < C; ++c) acc[i][c] = _mm512_setzero_ps();
     const T* wp[R];
     const T* xp[C];
     for (int i = 0; i < R; ++i) wp[i] = reinterpret_cast<const T*>(w[i]);
     for (int c = 0; c < C; ++c) xp[c] = reinterpret_cast<const T*>(x[c]);
     int64_t k = 0;
-    for (; k + 16 * U <= n; k += 16 * U) {
-      for (int u = 0; u < U; ++u) {
-        __m512 wv[R];
-        for (int i = 0; i < R; ++i) wv[i] = L::load(wp[i] + k + 16 * u);
-        for (int c = 0; c < C; ++c) {
-          const __m512 xv = L::load(xp[c] + k + 16 * u);
-          for (int i = 0; i < R; ++i) acc[u][i][c] = _mm512_fmadd_ps(wv[i], xv, acc[u][i][c]);
-        }
+    for (; k + 16 <= n; k += 16) {
+      __m512 wv[R];
+      for (int i = 0; i < R; ++i) wv[i] = L::load(wp[i] + k);
+      for (int c = 0; c < C; ++c) {
+        const __m512 xv = L::load(xp[c] + k);
+        for (int i = 0; i < R; ++i) acc[i][c] = _mm512_fmadd_ps(wv[i], xv, acc[i][c]);
       }
     }
-    for (; k < n; k += 16) {
-      const int64_t left = n - k;
-      const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+    if (k < n) {
+      const __mmask16 m = __mmask16((1u << (n - k)) - 1);
       __m512 wv[R];
       for (int i = 0; i < R; ++i) wv[i] = L::load_tail(wp[i] + k, m);
       for (int c = 0; c < C; ++c) {
         const __m512 xv = L::load_tail(xp[c] + k, m);
-        for (int i = 0; i < R; ++i) acc[0][i][c] = _mm512_fmadd_ps(wv[i], xv, acc[0][i][c]);
+        for (int i = 0; i < R; ++i) acc[i][c] = _mm512_fmadd_ps(wv[i], xv, acc[i][c]);
       }
     }
     for (int i = 0; i < R; ++i)
-      for (int c = 0; c < C; ++c) {
-        for (int u = 1; u < U; ++u) acc[0][i][c] = _mm512_add_ps(acc[0][i][c], acc[u][i][c]);
-        out[i * C + c] = hsum16(acc[0][i][c]);
-      }
+      for (int c = 0; c < C; ++c) out[i * C + c] = hsum16(acc[i][c]);
   }
 };
 

@@ -5,6 +5,7 @@
 // into two 256-bit halves, so 256-bit VNNI loses nothing there.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -157,23 +158,63 @@ inline void lane_tail(int64_t left, int64_t n, const uint8_t* w, size_t ws, cons
   }
 }
 
-// Decode entry: the unchanged 1×8 path, kept out of line so the prefill
-// drivers do not change its code.
+// One row × C tokens in the lane tile's arithmetic (exact integer block sum,
+// then acc = fma(float(sum), d_w·d_x, acc) block by block), for the rows left
+// over after the 8-row groups: a row's result must not depend on whether it
+// fell in a group (batch invariance).
+template <class D, int C>
+void lane_row(int64_t n, const uint8_t* w, const uint8_t* const* x, float* Y, int64_t ldy) {
+  using W = typename D::W;
+  using X = typename D::X;
+  const __m256i off = _mm256_set1_epi8(char(D::kOffset));
+  float acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = 0.0f;
+  for (int64_t ib = 0; ib < n / 32; ++ib) {
+    const W& b = reinterpret_cast<const W*>(w)[ib];
+    const __m256i u = D::ucodes(b);
+    const float wd = h2f(b.d);
+    for (int c = 0; c < C; ++c) {
+      const X& xb = reinterpret_cast<const X*>(x[c])[ib];
+      const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs));
+      const __m256i p = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), u, y),
+                                         _mm256_dpbusd_epi32(_mm256_setzero_si256(), off, y));
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+      s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
+      acc[c] = std::fma(float(_mm_cvtsi128_si32(s4)), wd * h2f(xb.d), acc[c]);
+    }
+  }
+  for (int c = 0; c < C; ++c) Y[c * ldy] = acc[c];
+}
+
+template <class D, int K>
+inline void lane_row_tail(int64_t left, int64_t n, const uint8_t* w, const uint8_t* const* x, float* Y, int64_t ldy) {
+  if constexpr (K >= 1) {
+    if (left == K)
+      lane_row<D, K>(n, w, x, Y, ldy);
+    else
+      lane_row_tail<D, K - 1>(left, n, w, x, Y, ldy);
+  }
+}
+
+// Decode entry of the other block types: the 1×8 path, kept out of line so
+// the prefill drivers do not change its code.
 template <class D>
 [[gnu::noinline]] void matmul_decode(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, const void* X,
                                      size_t xs, int64_t n_tok, float* Y, int64_t ldy) {
   matmul_tiled<QuantTile<D>, 1, 8>(n, W, ws, r0, r1, X, xs, n_tok, Y, ldy);
 }
 
-// Prefill: blocks of kRowBlock rows (their weights stay in L2) × all tokens,
-// C tokens at a time (their activations stay in L1) × 8 rows at a time.
-// Decode (few tokens) keeps the 1×8 path: one sequential weight stream.
+// Every token count (decode included) through the 8-row lane tile, so a
+// (row, token) result is the same in a batch of 1 or of 64: blocks of
+// kRowBlock rows (their weights stay in L2) × all tokens, C tokens at a time
+// (their activations stay in L1) × 8 rows at a time; leftover rows one by one
+// in the same arithmetic.
 template <class D>
 void matmul_lanes(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, const void* X, size_t xs,
                   int64_t n_tok, float* Y, int64_t ldy) {
   constexpr int C = 8;
   constexpr int64_t kRowBlock = 64;
-  if (n_tok < 4) return matmul_decode<D>(n, W, ws, r0, r1, X, xs, n_tok, Y, ldy);
   const auto* w = static_cast<const uint8_t*>(W);
   const auto* x = static_cast<const uint8_t*>(X);
   for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
@@ -191,8 +232,13 @@ void matmul_lanes(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, c
         else
           lane_tail<D, C, C - 1>(nc, n, wr, ws, xr, y, ldy);
       }
+      for (int64_t r = r8; r < re; ++r) {
+        if (nc == C)
+          lane_row<D, C>(n, w + size_t(r) * ws, xr, Y + t * ldy + r, ldy);
+        else
+          lane_row_tail<D, C - 1>(nc, n, w + size_t(r) * ws, xr, Y + t * ldy + r, ldy);
+      }
     }
-    if (r8 < re) matmul_tiled<QuantTile<D>, 1, 8>(n, W, ws, r8, re, X, xs, n_tok, Y, ldy);
   }
 }
 

@@ -99,11 +99,15 @@ RunRecord serving_run(const std::string& label, const bench::ServeResult& r, con
     run.add(metric::latency(what, "p99"), d->p99, "ms");
   }
   add_memory_metrics(run, r.model_bytes, r.kv_cache_bytes, r.peak_rss_bytes);
+  if (r.kv_peak_blocks >= 0) run.add(metric::kKvPeakBlocks, double(r.kv_peak_blocks));
+  if (r.kv_bytes_per_token >= 0) run.add(metric::kKvBytesPerToken, double(r.kv_bytes_per_token), "B");
+  if (r.prefix_hit_rate >= 0) run.add(metric::kPrefixHitPct, 100 * r.prefix_hit_rate, "%");
   // The configuration; the numbers are the metrics.
   const nlohmann::json all = r.to_json();
   nlohmann::json params = nlohmann::json::object();
   for (const char* key : {"backend", "target", "concurrency", "request_rate", "num_requests", "repetitions",
-                          "input_len", "max_tokens", "dataset", "threads", "slots", "completed", "failed"})
+                          "input_len", "max_tokens", "dataset", "threads", "slots", "completed", "failed",
+                          "cache_type"})
     if (all.contains(key)) params[key] = all[key];
   if (!endpoint.empty()) params["endpoint"] = endpoint;
   run.params_json = params.dump();

@@ -69,6 +69,8 @@ int collect_imatrix(const Model& model, std::vector<int32_t> tokens, const Imatr
   cp.n_batch = std::min(params.n_batch, n_ctx);
   cp.n_threads = params.n_threads;
   cp.observer = &collector;
+  cp.cache_type = params.cache_type;
+  cp.kv_block = params.kv_block;
   Context ctx(model, cp);
   const bool add_bos = model.tokenizer && model.tokenizer->vocab().add_bos;
   for (int i = 0; i < n_chunk; ++i) {

@@ -42,6 +42,8 @@ struct ImatrixParams {
   int n_chunks = -1;   // -1: every full chunk of the text
   int n_batch = 512;   // tokens per forward pass (llama.cpp's default micro-batch)
   int n_threads = 0;
+  KvCacheType cache_type;  // the cache the quantized model will run with
+  int kv_block = 16;
 };
 
 // Runs the model over `tokens` (already tokenized with BOS, as

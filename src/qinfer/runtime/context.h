@@ -1,29 +1,25 @@
-// Inference state for one sequence: KV cache, preallocated activations, and
-// the forward pass of a Llama-family decoder over a batch of tokens.
+// Inference state for one sequence: a KV cache of its own and the batched
+// forward pass (runtime/forward.h) run with that one sequence. run,
+// perplexity, eval, imatrix and optimize use it; Engine runs the same forward
+// pass for many sequences at once, with the same results per sequence.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <vector>
 
-#include "qinfer/core/thread_pool.h"
-#include "qinfer/model/model.h"
-#include "qinfer/runtime/ops.h"
+#include "qinfer/runtime/forward.h"
+#include "qinfer/runtime/kv_cache.h"
 
 namespace qinfer {
-
-// Sees the input of every weight matmul (e.g. to collect an importance
-// matrix): x is [n_tok][w.ne[0]] floats, before any conversion for the kernel.
-class MatmulObserver {
- public:
-  virtual ~MatmulObserver() = default;
-  virtual void on_matmul(const Tensor& w, const float* x, int n_tok) = 0;
-};
 
 struct ContextParams {
   int n_ctx = 0;      // 0: the model's training context, capped at 4096
   int n_batch = 512;  // tokens per forward pass (longer inputs are split)
   int n_threads = 0;  // resolve_thread_count (core/threads.h): 0 is the physical cores
   MatmulObserver* observer = nullptr;  // optional; not owned
+  KvCacheType cache_type;  // F16 K and V by default, as llama.cpp
+  int kv_block = 16;       // tokens per KV block (a multiple of 16)
+  int64_t kv_budget_tokens = 0;  // 0: the context; else the context must fit in it
 };
 
 class Context {
@@ -45,35 +41,23 @@ class Context {
   void truncate(int n);
 
   const Model& model() const { return model_; }
-  ThreadPool& pool() { return pool_; }
-  int n_threads() const { return pool_.size(); }  // as resolved, what really runs
-  size_t kv_cache_bytes() const;
+  ThreadPool& pool() { return forward_.pool(); }
+  int n_threads() { return forward_.pool().size(); }  // as resolved, what really runs
+  size_t kv_cache_bytes() const { return cache_.total_bytes(); }
+  size_t kv_bytes_per_token() const { return cache_.bytes_per_token(); }
+  KvCacheType cache_type() const { return cache_.type(); }
 
  private:
-  void forward_batch(const int32_t* tokens, int n, bool all_logits, int logits_offset);
-  void matmul(const Tensor& w, const float* x, int n_tok, float* y);
-  void attention(int il, int n);
-
   const Model& model_;
-  MatmulObserver* observer_;
   int n_ctx_;
   int n_batch_;
   int n_past_ = 0;
-  ThreadPool pool_;
-  ops::RopeCache rope_;
-
-  // KV cache, F16 as llama.cpp's default: [layer][pos][kv_dim].
-  std::vector<uint16_t> k_cache_, v_cache_;
-
-  // Activations for one batch, [token][dim].
-  std::vector<float> x_, xn_, q_, k_, v_, attn_, tmp_, gate_, up_;
+  Forward forward_;
+  KvCache cache_;
+  std::vector<int32_t> blocks_;  // the sequence's block table: block i holds positions i·B..
   std::vector<float> logits_;
-  int logits_rows_ = 0;        // rows valid in logits_
-  int logits_first_ = 0;       // token index of logits_ row 0
-  std::vector<uint8_t> act_q_;  // activations converted to the weights' dot type
-  std::vector<float> scores_;   // per thread: attention scores over the context
-  std::vector<uint16_t> probs16_;
-  std::vector<uint16_t> q16_;
+  int logits_rows_ = 0;   // rows valid in logits_
+  int logits_first_ = 0;  // token index of logits_ row 0
 };
 
 }  // namespace qinfer

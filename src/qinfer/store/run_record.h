@@ -29,7 +29,11 @@ inline constexpr const char* kOutputThroughput = "output_throughput";    // tok/
 std::string latency(const std::string& what, const std::string& stat);
 // Memory.
 inline constexpr const char* kModelBytes = "model_bytes";      // B, weights as loaded
-inline constexpr const char* kKvBytes = "kv_bytes";            // B
+inline constexpr const char* kKvBytes = "kv_bytes";            // B, the KV cache (serving: peak in use)
+inline constexpr const char* kKvBytesPerToken = "kv_bytes_per_token";  // B, K+V of one token, all layers
+inline constexpr const char* kKvSavingPct = "kv_saving_pct";   // %, bytes per token saved vs an F16 cache
+inline constexpr const char* kKvPeakBlocks = "kv_peak_blocks";  // blocks in use at the peak (serving)
+inline constexpr const char* kPrefixHitPct = "prefix_hit_pct";  // %, prompt tokens reused from the prefix cache
 inline constexpr const char* kPeakRssBytes = "peak_rss_bytes";  // B
 // Quality (llama-perplexity definitions); *_err are the ± it prints.
 inline constexpr const char* kPpl = "ppl";

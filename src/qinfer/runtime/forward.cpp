@@ -1,0 +1,208 @@
+#include "qinfer/runtime/forward.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "qinfer/core/error.h"
+#include "qinfer/core/threads.h"
+#include "qinfer/kernels/kernels.h"
+
+namespace qinfer {
+
+namespace {
+
+constexpr int kMaxAttentionRows = 64;  // query rows per attention job (tokens × heads of a group)
+
+}  // namespace
+
+Forward::Forward(const Model& model, const ForwardParams& params)
+    : model_(model), params_(params), pool_(resolve_thread_count(params.n_threads)) {
+  const ModelConfig& c = model.config;
+  params_.max_tokens = std::max(1, params_.max_tokens);
+  params_.max_seqs = std::max(1, params_.max_seqs);
+  params_.max_logits = std::max(1, params_.max_logits);
+  if (params_.n_ctx <= 0 || params_.n_ctx > (1 << 22))
+    throw InputError("context size " + std::to_string(params_.n_ctx) + " is invalid");
+  rope_.init(c.rope, params_.n_ctx, model.rope_freqs ? reinterpret_cast<const float*>(model.rope_freqs->data) : nullptr);
+
+  const size_t B = size_t(params_.max_tokens);
+  pos_.assign(B, 0);
+  block_.assign(B, 0);
+  slot_.assign(B, 0);
+  seq_first_.assign(size_t(params_.max_seqs), 0);
+  const int group = c.n_head / c.n_head_kv;
+  tile_tokens_ = std::max(1, kMaxAttentionRows / group);
+  jobs_.reserve(size_t(c.n_head_kv) * (B / size_t(tile_tokens_) + size_t(params_.max_seqs) + 1));
+  attn_scratch_bytes_ = kernels::attention_scratch_bytes(c.head_dim, tile_tokens_ * group, params_.n_ctx);
+  attn_scratch_.assign(attn_scratch_bytes_ * size_t(pool_.size()), 0);
+
+  const size_t rows = std::max(B, size_t(params_.max_logits));
+  x_.assign(B * c.n_embd, 0);
+  xn_.assign(rows * std::max(c.n_embd, c.q_dim()), 0);
+  q_.assign(B * c.q_dim(), 0);
+  k_.assign(B * c.kv_dim(), 0);
+  v_.assign(B * c.kv_dim(), 0);
+  attn_.assign(B * c.q_dim(), 0);
+  tmp_.assign(B * c.n_embd, 0);
+  gate_.assign(B * c.n_ff, 0);
+  up_.assign(B * c.n_ff, 0);
+  // Largest activation row in any dot type is at most 4 bytes per element plus block headers.
+  const int64_t widest = std::max({c.n_embd, c.q_dim(), c.n_ff});
+  act_q_.assign(rows * size_t(widest) * 4 + rows * 64, 0);
+}
+
+void Forward::matmul(const Tensor& w, const float* x, int n_tok, float* y, bool same_input) {
+  if (params_.observer) params_.observer->on_matmul(w, x, n_tok);
+  const int64_t n = w.ne[0];
+  const int64_t rows = w.ne[1];
+  const TypeId dot_type = type_info(w.type).vec_dot_type;
+  const size_t x_stride = row_size(dot_type, n);
+  const void* xq = x;
+  if (dot_type != TypeId::F32) {
+    uint8_t* dst = act_q_.data();
+    // Q/K/V (and gate/up) read the same activations: convert them once.
+    if (!(same_input && converted_type_ == dot_type && converted_n_ == n)) {
+      pool_.parallel_for(n_tok, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) kernels::convert_activations(dot_type, x + t * n, dst + t * x_stride, n);
+      });
+    }
+    converted_type_ = dot_type;
+    converted_n_ = n;
+    xq = dst;
+  } else {
+    converted_n_ = 0;
+  }
+  const size_t w_stride = w.row_bytes();
+  pool_.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    kernels::matmul_rows(w.type, n, w.data, w_stride, r0, r1, xq, x_stride, n_tok, y, rows);
+  });
+}
+
+void Forward::attention(int il, const Ubatch& ub, const KvCache& cache) {
+  const ModelConfig& c = model_.config;
+  const int hd = c.head_dim, qd = c.q_dim();
+  const int group = c.n_head / c.n_head_kv;
+  const float scale = 1.0f / std::sqrt(float(hd));
+  jobs_.clear();
+  for (int s = 0; s < ub.n_seqs; ++s)
+    for (int t0 = 0; t0 < ub.seqs[s].n; t0 += tile_tokens_)
+      for (int g = 0; g < c.n_head_kv; ++g) jobs_.push_back({s, g, t0, std::min(tile_tokens_, ub.seqs[s].n - t0)});
+  next_job_.store(0, std::memory_order_relaxed);
+  const int n_jobs = int(jobs_.size());
+  pool_.run([&](int ith, int) {
+    void* scratch = attn_scratch_.data() + size_t(ith) * attn_scratch_bytes_;
+    for (int j = next_job_.fetch_add(1, std::memory_order_relaxed); j < n_jobs;
+         j = next_job_.fetch_add(1, std::memory_order_relaxed)) {
+      const AttnJob& job = jobs_[size_t(j)];
+      const UbatchSeq& seq = ub.seqs[job.seq];
+      const size_t tok = size_t(seq_first_[size_t(job.seq)] + job.t0);
+      const size_t off = tok * size_t(qd) + size_t(job.head) * size_t(group) * size_t(hd);
+      kernels::AttentionRows rows;
+      rows.q = &q_[off];
+      rows.out = &attn_[off];
+      rows.stride = qd;
+      rows.n_tok = job.n;
+      rows.n_heads = group;
+      rows.pos0 = seq.pos0 + job.t0;
+      rows.scale = scale;
+      kernels::attention(cache.view(il, job.head, seq.blocks), rows, scratch, attn_scratch_bytes_);
+    }
+  });
+}
+
+void Forward::run(const Ubatch& ub, KvCache& cache, float* logits) {
+  const Model& m = model_;
+  const ModelConfig& c = m.config;
+  const int E = c.n_embd, qd = c.q_dim(), kvd = c.kv_dim(), F = c.n_ff;
+  if (ub.n_seqs < 1 || ub.n_seqs > params_.max_seqs)
+    throw Error("ubatch of " + std::to_string(ub.n_seqs) + " sequences (at most " +
+                std::to_string(params_.max_seqs) + ")");
+  int n = 0, n_logits = 0;
+  for (int s = 0; s < ub.n_seqs; ++s) {
+    const UbatchSeq& seq = ub.seqs[s];
+    if (seq.n < 1 || seq.pos0 < 0 || seq.n_logits < 0 || seq.n_logits > seq.n)
+      throw Error("ubatch sequence " + std::to_string(s) + " is malformed");
+    if (seq.pos0 + seq.n > params_.n_ctx)
+      throw InputError("input of " + std::to_string(seq.pos0 + seq.n) + " tokens does not fit the context of " +
+                       std::to_string(params_.n_ctx) + " tokens (raise -c/--ctx-size)");
+    seq_first_[size_t(s)] = n;
+    n += seq.n;
+    n_logits += seq.n_logits;
+    if (n > params_.max_tokens)
+      throw Error("ubatch of more than " + std::to_string(params_.max_tokens) + " tokens");
+  }
+  if (n_logits > params_.max_logits)
+    throw Error("ubatch asks for " + std::to_string(n_logits) + " logits rows (at most " +
+                std::to_string(params_.max_logits) + ")");
+  for (int s = 0, i = 0; s < ub.n_seqs; ++s) {
+    const UbatchSeq& seq = ub.seqs[s];
+    for (int t = 0; t < seq.n; ++t, ++i) {
+      if (ub.tokens[i] < 0 || ub.tokens[i] >= c.n_vocab)
+        throw InputError("token id " + std::to_string(ub.tokens[i]) + " is outside the vocabulary of " +
+                         std::to_string(c.n_vocab));
+      const int p = seq.pos0 + t;
+      pos_[size_t(i)] = p;
+      block_[size_t(i)] = seq.blocks[p / cache.block_size()];
+      slot_[size_t(i)] = p % cache.block_size();
+    }
+  }
+
+  // Embedding lookup (dequantize the rows).
+  const TypeInfo& emb_type = type_info(m.tok_embd->type);
+  for (int t = 0; t < n; ++t) emb_type.to_float(m.tok_embd->row(ub.tokens[t]), &x_[size_t(t) * E], E);
+
+  for (int il = 0; il < c.n_layer; ++il) {
+    const LayerWeights& L = m.layers[size_t(il)];
+    const float* attn_norm = reinterpret_cast<const float*>(L.attn_norm->data);
+    for (int t = 0; t < n; ++t) ops::rms_norm(&x_[size_t(t) * E], attn_norm, &xn_[size_t(t) * E], E, c.norm_eps);
+    matmul(*L.wq, xn_.data(), n, q_.data());
+    matmul(*L.wk, xn_.data(), n, k_.data(), true);
+    matmul(*L.wv, xn_.data(), n, v_.data(), true);
+    if (L.bq) {
+      const float* bq = reinterpret_cast<const float*>(L.bq->data);
+      const float* bk = reinterpret_cast<const float*>(L.bk->data);
+      const float* bv = reinterpret_cast<const float*>(L.bv->data);
+      for (int t = 0; t < n; ++t) {
+        for (int i = 0; i < qd; ++i) q_[size_t(t) * qd + i] += bq[i];
+        for (int i = 0; i < kvd; ++i) k_[size_t(t) * kvd + i] += bk[i];
+        for (int i = 0; i < kvd; ++i) v_[size_t(t) * kvd + i] += bv[i];
+      }
+    }
+    // RoPE at each token's own position, then K and V into the cache.
+    pool_.parallel_for(n, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int pos = pos_[size_t(t)];
+        for (int h = 0; h < c.n_head; ++h) rope_.apply(&q_[size_t(t) * qd + size_t(h) * c.head_dim], pos);
+        for (int h = 0; h < c.n_head_kv; ++h) rope_.apply(&k_[size_t(t) * kvd + size_t(h) * c.head_dim], pos);
+        cache.store(il, block_[size_t(t)], slot_[size_t(t)], &k_[size_t(t) * kvd], &v_[size_t(t) * kvd]);
+      }
+    });
+    attention(il, ub, cache);
+    matmul(*L.wo, attn_.data(), n, tmp_.data());
+    for (size_t i = 0; i < size_t(n) * E; ++i) x_[i] += tmp_[i];
+
+    // Feed-forward: down(silu(gate(x)) * up(x)).
+    const float* ffn_norm = reinterpret_cast<const float*>(L.ffn_norm->data);
+    for (int t = 0; t < n; ++t) ops::rms_norm(&x_[size_t(t) * E], ffn_norm, &xn_[size_t(t) * E], E, c.norm_eps);
+    matmul(*L.ffn_gate, xn_.data(), n, gate_.data());
+    matmul(*L.ffn_up, xn_.data(), n, up_.data(), true);
+    pool_.parallel_for(n, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) ops::swiglu(&gate_[size_t(t) * F], &up_[size_t(t) * F], F);
+    });
+    matmul(*L.ffn_down, gate_.data(), n, tmp_.data());
+    for (size_t i = 0; i < size_t(n) * E; ++i) x_[i] += tmp_[i];
+  }
+
+  if (n_logits == 0) return;
+  // Final norm and classifier for the rows whose logits are wanted.
+  const float* out_norm = reinterpret_cast<const float*>(m.output_norm->data);
+  int row = 0;
+  for (int s = 0; s < ub.n_seqs; ++s) {
+    const UbatchSeq& seq = ub.seqs[s];
+    for (int t = seq.n - seq.n_logits; t < seq.n; ++t, ++row)
+      ops::rms_norm(&x_[size_t(seq_first_[size_t(s)] + t) * E], out_norm, &xn_[size_t(row) * E], E, c.norm_eps);
+  }
+  matmul(*m.output, xn_.data(), n_logits, logits);
+}
+
+}  // namespace qinfer

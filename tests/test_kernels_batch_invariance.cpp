@@ -1,0 +1,129 @@
+// Batch invariance of the matmul kernels: the result for (row, token) must be
+// bitwise the same however many tokens share the call, wherever the token lands
+// in a tile, and however the rows are split between threads. Continuous
+// batching relies on it: a sequence decoded beside seven others, or prefilled
+// in one chunk with other sequences' tokens, must produce exactly the logits
+// it produces alone (`qinfer run --temp 0`).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "qinfer/kernels/kernels.h"
+#include "qinfer/quant/type_registry.h"
+
+using namespace qinfer;
+using kernels::Isa;
+
+namespace {
+
+// Every weight type with a matmul kernel, block and float types alike.
+const TypeId kTypes[] = {TypeId::F32,  TypeId::F16,  TypeId::BF16, TypeId::Q4_0, TypeId::Q4_1,
+                         TypeId::Q5_0, TypeId::Q5_1, TypeId::Q8_0, TypeId::Q2_K, TypeId::Q3_K,
+                         TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::IQ4_NL};
+
+class BatchInvariance : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override {
+    saved_ = kernels::active_isa();
+    if (int(GetParam()) > int(kernels::best_supported_isa()))
+      GTEST_SKIP() << kernels::isa_name(GetParam()) << " not supported on this CPU";
+    kernels::set_isa(GetParam());
+  }
+  void TearDown() override { kernels::set_isa(saved_); }
+  Isa saved_ = Isa::Scalar;
+};
+
+struct Problem {
+  TypeId type;
+  int64_t n, rows, n_tok;
+  size_t ws, xs;
+  std::vector<uint8_t> W, X;
+};
+
+Problem make_problem(TypeId t, int64_t rows, int64_t n_tok, uint32_t seed) {
+  const TypeInfo& wi = type_info(t);
+  Problem p;
+  p.type = t;
+  p.n = wi.block_size >= 256 ? 512 : wi.block_size > 1 ? 160 : 75;  // 75: a float tail
+  p.rows = rows;
+  p.n_tok = n_tok;
+  p.ws = row_size(t, p.n);
+  p.xs = row_size(wi.vec_dot_type, p.n);
+  p.W.resize(p.ws * size_t(rows));
+  p.X.resize(p.xs * size_t(n_tok));
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> v(size_t(p.n));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (auto& x : v) x = g(rng);
+    wi.from_float(v.data(), p.W.data() + size_t(r) * p.ws, p.n);
+  }
+  for (int64_t k = 0; k < n_tok; ++k) {
+    for (auto& x : v) x = g(rng) * (k % 3 == 0 ? 10.0f : 1.0f);
+    kernels::convert_activations(wi.vec_dot_type, v.data(), p.X.data() + size_t(k) * p.xs, p.n);
+  }
+  return p;
+}
+
+// Y for tokens [t0, t0 + nt) and rows [r0, r1), written into a full [n_tok][rows] matrix.
+void run(const Problem& p, int64_t r0, int64_t r1, int64_t t0, int64_t nt, std::vector<float>& Y) {
+  kernels::matmul_rows(p.type, p.n, p.W.data(), p.ws, r0, r1, p.X.data() + size_t(t0) * p.xs, p.xs, nt,
+                       Y.data() + size_t(t0 * p.rows), p.rows);
+}
+
+void expect_same(const Problem& p, const std::vector<float>& want, const std::vector<float>& got, const char* how) {
+  for (int64_t t = 0; t < p.n_tok; ++t)
+    for (int64_t r = 0; r < p.rows; ++r) {
+      const size_t i = size_t(t * p.rows + r);
+      ASSERT_EQ(std::memcmp(&want[i], &got[i], sizeof(float)), 0)
+          << type_info(p.type).name << " " << how << ": row " << r << " token " << t << " of " << p.n_tok
+          << ": one token at a time gives " << want[i] << ", this gives " << got[i];
+    }
+}
+
+}  // namespace
+
+// n tokens in one call == n calls of one token, bit for bit, for token counts
+// that cover every tile width and tail of every ISA's drivers.
+TEST_P(BatchInvariance, ManyTokensEqualOneAtATime) {
+  for (TypeId t : kTypes) {
+    for (int64_t n_tok : {2, 3, 4, 5, 8, 9, 13, 17, 33}) {
+      const Problem p = make_problem(t, 37, n_tok, uint32_t(n_tok) * 7 + uint32_t(t));
+      std::vector<float> one(size_t(p.rows * n_tok)), all(one.size());
+      for (int64_t k = 0; k < n_tok; ++k) run(p, 0, p.rows, k, 1, one);
+      run(p, 0, p.rows, 0, n_tok, all);
+      expect_same(p, one, all, "all tokens in one call");
+      // The same tokens split into uneven pieces (a token lands at another tile position).
+      std::vector<float> pieces(one.size());
+      for (int64_t k = 0; k < n_tok;) {
+        const int64_t nt = std::min<int64_t>(n_tok - k, 1 + (k * 5) % 6);
+        run(p, 0, p.rows, k, nt, pieces);
+        k += nt;
+      }
+      expect_same(p, one, pieces, "uneven pieces");
+    }
+  }
+}
+
+// A row's result does not depend on the row range it is computed in (thread
+// partitions put a row in a full row tile or in a tail).
+TEST_P(BatchInvariance, RowSplitsDoNotMatter) {
+  for (TypeId t : kTypes) {
+    for (int64_t n_tok : {1, 4, 9}) {
+      const Problem p = make_problem(t, 37, n_tok, 11u + uint32_t(t));
+      std::vector<float> whole(size_t(p.rows * n_tok)), split(whole.size());
+      run(p, 0, p.rows, 0, n_tok, whole);
+      for (int64_t r0 = 0; r0 < p.rows;) {
+        const int64_t r1 = std::min<int64_t>(p.rows, r0 + 1 + (r0 * 3) % 10);
+        run(p, r0, r1, 0, n_tok, split);
+        r0 = r1;
+      }
+      expect_same(p, whole, split, "rows split unevenly");
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, BatchInvariance, ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
+                         [](const ::testing::TestParamInfo<Isa>& info) { return kernels::isa_name(info.param); });
