@@ -39,7 +39,7 @@ case "$mode" in
 
   tests)
     ran=0
-    for t in test_gguf_reader test_gguf_writer test_gguf_hostile test_tokenizer test_quant_nonfinite test_jinja test_jinja_corpus; do
+    for t in test_gguf_reader test_gguf_writer test_gguf_hostile test_tokenizer test_quant_nonfinite test_jinja test_jinja_corpus test_block_pool test_engine_faults; do
       [[ -x "$bdir/$t" ]] || continue
       echo "=== $t (ASan+UBSan)"
       start=$SECONDS
