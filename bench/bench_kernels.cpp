@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
         const std::string tag = std::string(type_info(t).name) + "/" + kernels::isa_name(isa) + "/n=" + std::to_string(n);
         benchmark::RegisterBenchmark(("vec_dot/" + tag).c_str(), bm_vec_dot, t, isa, n);
         if (n == 2048) benchmark::RegisterBenchmark(("matmul_dram/" + tag).c_str(), bm_matmul_dram, t, isa, n);
-        for (int64_t n_tok : {1, 16})
+        for (int64_t n_tok : {1, 16, 64})
           benchmark::RegisterBenchmark(("matmul_rows/" + tag + "/tok=" + std::to_string(n_tok)).c_str(), bm_matmul, t,
                                        isa, n, n_tok);
       }

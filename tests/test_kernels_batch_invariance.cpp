@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <vector>
 
@@ -103,6 +104,25 @@ TEST_P(BatchInvariance, ManyTokensEqualOneAtATime) {
         k += nt;
       }
       expect_same(p, one, pieces, "uneven pieces");
+    }
+  }
+}
+
+// Long batches take other paths than decode (AVX-512 VNNI Q4_0: weights
+// transposed once per 64-row block, 16 rows per register, then an 8-row
+// group and single rows): 91 rows = 64 + 16 + 8 + 3 reach each of them.
+TEST_P(BatchInvariance, LongBatchesEqualOneAtATimeOnEveryRowPath) {
+  for (TypeId t : kTypes) {
+    for (int64_t n_tok : {16, 27}) {
+      const Problem p = make_problem(t, 91, n_tok, 5u + uint32_t(n_tok) + uint32_t(t));
+      std::vector<float> one(size_t(p.rows * n_tok)), all(one.size());
+      for (int64_t k = 0; k < n_tok; ++k) run(p, 0, p.rows, k, 1, one);
+      run(p, 0, p.rows, 0, n_tok, all);
+      expect_same(p, one, all, "all tokens in one call");
+      std::vector<float> split(one.size());
+      const int64_t bounds[] = {0, 5, 64, 80, 88, 91};  // ranges that start and end mid-path
+      for (size_t i = 0; i + 1 < std::size(bounds); ++i) run(p, bounds[i], bounds[i + 1], 0, n_tok, split);
+      expect_same(p, one, split, "rows split at the path boundaries");
     }
   }
 }

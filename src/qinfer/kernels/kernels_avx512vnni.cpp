@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "qinfer/kernels/kernel_table.h"
 #include "qinfer/quant/iq4_nl.h"
@@ -27,6 +28,11 @@
 #include "qinfer/quant/q8_k.h"
 
 #define QINFER_SIMD_VNNI 1
+
+// GCC 12's AVX-512 headers seed intrinsics with _mm512_undefined_*(), which
+// trips -W(maybe-)uninitialized at every use (GCC PR 105593); not our code.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace qinfer::kernels {
 namespace {
@@ -211,7 +217,7 @@ template <class D>
 // (their activations stay in L1) × 8 rows at a time; leftover rows one by one
 // in the same arithmetic.
 template <class D>
-void matmul_lanes(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, const void* X, size_t xs,
+[[gnu::noinline]] void matmul_lanes(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, const void* X, size_t xs,
                   int64_t n_tok, float* Y, int64_t ldy) {
   constexpr int C = 8;
   constexpr int64_t kRowBlock = 64;
@@ -240,6 +246,159 @@ void matmul_lanes(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, c
       }
     }
   }
+}
+
+// The lane tile for long batches, with its per-block set-up hoisted out of the
+// token loop and 16 rows per 512-bit register: each 64-row block's 16-row
+// groups are transposed once into a per-thread scratch (codes as the lane tile
+// holds them, two 8-row groups side by side; scales as float), and each
+// 8-token chunk's offset corrections and scales once per row block, so the
+// inner loop is one broadcast and one vpdpbusd per 4 elements × 16 rows and
+// the float fold. Each lane's integers and float operations are the lane
+// tile's, in its order: the results are bitwise those of matmul_lanes (batch
+// invariance), whichever path a row or token takes.
+struct LanePacked16 {
+  __m512i codes[8];  // lane j = group k of row j (rows 0-7 low half, 8-15 high), unsigned codes
+  __m512 wd;         // lane j = row j's scale
+};
+struct LaneTokenBlock {
+  int32_t ncorr[8];  // token c: -offset·Σy over the block
+  float xd[8];       // token c: the block's scale
+};
+
+template <class D>
+void pack_lane16(int64_t nb, const uint8_t* w, size_t ws, LanePacked16* out) {
+  using W = typename D::W;
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    uint16_t dh[16];
+    for (int i = 0; i < 16; ++i) dh[i] = reinterpret_cast<const W*>(w + size_t(i) * ws)[ib].d;
+    __m256i lo[8], hi[8];
+    load_transposed<D>(w, ws, ib, lo);
+    load_transposed<D>(w + 8 * ws, ws, ib, hi);
+    for (int k = 0; k < 8; ++k) out[ib].codes[k] = _mm512_inserti64x4(_mm512_castsi256_si512(lo[k]), hi[k], 1);
+    out[ib].wd = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(dh)));
+  }
+}
+
+template <class D>
+void prepare_lane_tokens(int64_t nb, const uint8_t* const* x, int nc, LaneTokenBlock* out) {
+  using X = typename D::X;
+  const __m256i off = _mm256_set1_epi8(char(D::kOffset));
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    __m256i s[8];
+    uint16_t xh[8] = {};
+    for (int c = 0; c < 8; ++c) s[c] = _mm256_setzero_si256();
+    for (int c = 0; c < nc; ++c) {
+      const X& xb = reinterpret_cast<const X*>(x[c])[ib];
+      s[c] = _mm256_dpbusd_epi32(s[c], off, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs)));
+      xh[c] = xb.d;
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[ib].ncorr), _mm256_sub_epi32(_mm256_setzero_si256(), hsum8x8(s)));
+    _mm256_storeu_ps(out[ib].xd, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xh))));
+  }
+}
+
+template <class D>
+struct PackedLaneTile {
+  // Y[c * ldy + j] = dot(row j, token c) for j < 16, c < C.
+  template <int C>
+  static void run(int64_t nb, const LanePacked16* pw, const LaneTokenBlock* tk, const uint8_t* const* x, float* Y,
+                  int64_t ldy) {
+    using X = typename D::X;
+    __m512 acc[C];
+    for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
+    for (int64_t ib = 0; ib < nb; ++ib) {
+      const LanePacked16& b = pw[ib];
+      __m512i p[C];
+      for (int c = 0; c < C; ++c) p[c] = _mm512_set1_epi32(tk[ib].ncorr[c]);
+      for (int k = 0; k < 8; ++k) {
+        const __m512i t = _mm512_load_si512(&b.codes[k]);
+        for (int c = 0; c < C; ++c) {
+          int32_t g;
+          memcpy(&g, reinterpret_cast<const X*>(x[c])[ib].qs + 4 * k, 4);
+          p[c] = _mm512_dpbusd_epi32(p[c], t, _mm512_set1_epi32(g));
+        }
+      }
+      for (int c = 0; c < C; ++c)
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p[c]), _mm512_mul_ps(b.wd, _mm512_set1_ps(tk[ib].xd[c])), acc[c]);
+    }
+    for (int c = 0; c < C; ++c) _mm512_storeu_ps(Y + c * ldy, acc[c]);
+  }
+};
+
+template <class D, int K>
+inline void packed_lane_tail(int left, int64_t nb, const LanePacked16* pw, const LaneTokenBlock* tk,
+                             const uint8_t* const* x, float* Y, int64_t ldy) {
+  if constexpr (K >= 1) {
+    if (left == K)
+      PackedLaneTile<D>::template run<K>(nb, pw, tk, x, Y, ldy);
+    else
+      packed_lane_tail<D, K - 1>(left, nb, pw, tk, x, Y, ldy);
+  }
+}
+
+// Per-thread scratch, grown on first use and then reused (no allocation per call).
+struct LaneScratch {
+  std::vector<LanePacked16> groups;
+  std::vector<LaneTokenBlock> tokens;
+};
+
+template <class D>
+[[gnu::noinline]] void matmul_lanes_packed(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, const void* X,
+                                           size_t xs, int64_t n_tok, float* Y, int64_t ldy) {
+  constexpr int C = 8;
+  constexpr int64_t kRowBlock = 64;
+  const int64_t nb = n / 32;
+  thread_local LaneScratch scratch;
+  if (int64_t(scratch.groups.size()) < kRowBlock / 16 * nb) scratch.groups.resize(size_t(kRowBlock / 16 * nb));
+  if (int64_t(scratch.tokens.size()) < nb) scratch.tokens.resize(size_t(nb));
+  const auto* w = static_cast<const uint8_t*>(W);
+  const auto* x = static_cast<const uint8_t*>(X);
+  for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
+    const int64_t re = rb + kRowBlock < r1 ? rb + kRowBlock : r1;
+    const int64_t n16 = (re - rb) / 16;
+    const int64_t r16 = rb + n16 * 16;
+    const int64_t r8 = r16 + (re - r16) / 8 * 8;
+    for (int64_t g = 0; g < n16; ++g) pack_lane16<D>(nb, w + size_t(rb + 16 * g) * ws, ws, scratch.groups.data() + g * nb);
+    for (int64_t t = 0; t < n_tok; t += C) {
+      const uint8_t* xr[C];
+      const int nc = int(n_tok - t < C ? n_tok - t : C);
+      for (int c = 0; c < nc; ++c) xr[c] = x + size_t(t + c) * xs;
+      prepare_lane_tokens<D>(nb, xr, nc, scratch.tokens.data());
+      for (int64_t g = 0; g < n16; ++g) {
+        const LanePacked16* pw = scratch.groups.data() + g * nb;
+        float* y = Y + t * ldy + rb + 16 * g;
+        if (nc == C)
+          PackedLaneTile<D>::template run<C>(nb, pw, scratch.tokens.data(), xr, y, ldy);
+        else
+          packed_lane_tail<D, C - 1>(nc, nb, pw, scratch.tokens.data(), xr, y, ldy);
+      }
+      // A last 8-row group through the unpacked lane tile, single rows after it.
+      if (r8 > r16) {
+        if (nc == C)
+          LaneTile<D>::template run<C>(n, w + size_t(r16) * ws, ws, xr, Y + t * ldy + r16, ldy);
+        else
+          lane_tail<D, C, C - 1>(nc, n, w + size_t(r16) * ws, ws, xr, Y + t * ldy + r16, ldy);
+      }
+      for (int64_t r = r8; r < re; ++r) {
+        if (nc == C)
+          lane_row<D, C>(n, w + size_t(r) * ws, xr, Y + t * ldy + r, ldy);
+        else
+          lane_row_tail<D, C - 1>(nc, n, w + size_t(r) * ws, xr, Y + t * ldy + r, ldy);
+      }
+    }
+  }
+}
+
+// Short batches (decode) transpose in the tile; longer ones once per row
+// block. Both give the same bits, so the switch cannot break batch invariance.
+template <class D>
+void matmul_lanes_auto(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, const void* X, size_t xs,
+                       int64_t n_tok, float* Y, int64_t ldy) {
+  if (n_tok > 8)
+    matmul_lanes_packed<D>(n, W, ws, r0, r1, X, xs, n_tok, Y, ldy);
+  else
+    matmul_lanes<D>(n, W, ws, r0, r1, X, xs, n_tok, Y, ldy);
 }
 
 // Prefill with vec_dot's own summation order (bit-for-bit as the 1×8 path):
@@ -286,7 +445,7 @@ void set(KernelTable& t, TypeId id) {
 
 void fill_table_avx512vnni(KernelTable& t) {
   set<QuantTile<DecQ4_0>>(t, TypeId::Q4_0);
-  t.matmul[uint32_t(TypeId::Q4_0)] = matmul_lanes<DecQ4_0>;
+  t.matmul[uint32_t(TypeId::Q4_0)] = matmul_lanes_auto<DecQ4_0>;
   set<QuantTile<DecQ4_1>>(t, TypeId::Q4_1);
   set<QuantTile<DecQ5_0>>(t, TypeId::Q5_0);
   set<QuantTile<DecQ5_1>>(t, TypeId::Q5_1);
