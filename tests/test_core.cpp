@@ -7,6 +7,7 @@
 #include <random>
 #include <sstream>
 
+#include "qinfer/core/ascii.h"
 #include "qinfer/core/atomic_file.h"
 #include "qinfer/core/cpu_info.h"
 #include "qinfer/core/error.h"
@@ -93,6 +94,17 @@ TEST(Format, Bytes) {
   EXPECT_STREQ(byte_unit(1048575).name, "KiB");
   EXPECT_EQ(byte_unit(1048576).size, 1048576.0);
   EXPECT_STREQ(byte_unit(1048576).name, "MiB");
+}
+
+// ASCII only, whatever the locale: bytes of UTF-8 text are never changed.
+TEST(Ascii, CaseOfNames) {
+  EXPECT_TRUE(ascii_iequals("q4_k_m", "Q4_K_M"));
+  EXPECT_FALSE(ascii_iequals("Q4_K", "Q4_K_M"));
+  EXPECT_FALSE(ascii_iequals("Q4_0", "Q4_1"));
+  EXPECT_FALSE(ascii_iequals("\xc3\xa9", "\xc3\x89"));  // é, É
+  EXPECT_EQ(ascii_upper("iq4_nl-\xc3\xa9"), "IQ4_NL-\xc3\xa9");
+  EXPECT_EQ(ascii_lower("Phi-3 Mini"), "phi-3 mini");
+  static_assert(ascii_iequals("bf16", "BF16"));
 }
 
 TEST(Threads, OneRule) {

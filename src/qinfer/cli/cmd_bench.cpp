@@ -82,8 +82,7 @@ void check_device(const std::string& device) {
 
 // "llama 1.1B Q4_0": architecture, size class and the dominant type.
 std::string describe(const Model& m) {
-  std::string main_type = type_info(dominant_type(m)).name;
-  for (char& c : main_type) c = char(std::toupper(static_cast<unsigned char>(c)));
+  const std::string main_type = dominant_type_name(m);
   char size[32];
   const double p = double(m.n_params());
   if (p >= 1e9) std::snprintf(size, sizeof size, "%.1fB", p / 1e9);

@@ -1,7 +1,7 @@
 #include "qinfer/model/file_types.h"
 
-#include <cctype>
 
+#include "qinfer/core/ascii.h"
 #include "qinfer/core/error.h"
 #include "qinfer/quant/type_registry.h"
 
@@ -31,22 +31,15 @@ constexpr FileTypeInfo kFileTypes[] = {
 constexpr std::pair<const char*, const char*> kAliases[] = {
     {"Q3_K", "Q3_K_M"}, {"Q4_K", "Q4_K_M"}, {"Q5_K", "Q5_K_M"}, {"NF4+DQ", "NF4_DQ"}, {"FP4+DQ", "FP4_DQ"}};
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::toupper(static_cast<unsigned char>(a[i])) != std::toupper(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-
 }  // namespace
 
 std::span<const FileTypeInfo> file_types() { return kFileTypes; }
 
 const FileTypeInfo* find_file_type(std::string_view name) {
   for (const auto& [alias, target] : kAliases)
-    if (iequals(name, alias)) name = target;
+    if (ascii_iequals(name, alias)) name = target;
   for (const FileTypeInfo& ft : kFileTypes)
-    if (iequals(name, ft.name)) return &ft;
+    if (ascii_iequals(name, ft.name)) return &ft;
   return nullptr;
 }
 

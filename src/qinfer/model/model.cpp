@@ -1,10 +1,10 @@
 #include "qinfer/model/model.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <map>
 
+#include "qinfer/core/ascii.h"
 #include "qinfer/core/error.h"
 #include "qinfer/core/mapped_file.h"
 #include "qinfer/formats/gguf.h"
@@ -59,10 +59,10 @@ TypeId dominant_type(const Model& m) {
 std::string file_type_name(const Model& m) {
   if (m.gguf)
     if (const FileTypeInfo* ft = find_file_type(m.gguf->get_int("general.file_type", -1))) return ft->name;
-  std::string name = type_info(dominant_type(m)).name;
-  for (char& c : name) c = char(std::toupper(static_cast<unsigned char>(c)));
-  return name;
+  return dominant_type_name(m);
 }
+
+std::string dominant_type_name(const Model& m) { return ascii_upper(type_info(dominant_type(m)).name); }
 
 namespace {
 

@@ -64,8 +64,7 @@ class CreatedFiles {
 std::vector<VariantResult> run_optimize(const OptimizeParams& p, const OptimizeProgress& on_stage) {
   if (p.types.empty()) throw InputError("--types: no quantization types given");
   for (const std::string& t : p.types) parse_file_type(t);  // fail before any work
-  std::string base_type = type_info(dominant_type(*load_model(p.model_path))).name;
-  for (char& c : base_type) c = char(std::toupper(static_cast<unsigned char>(c)));
+  const std::string base_type = dominant_type_name(*load_model(p.model_path));
   if (base_type != "F32" && base_type != "F16" && base_type != "BF16")
     throw InputError(p.model_path + ": the model is " + base_type +
                      "; optimize needs an unquantized (F32/F16/BF16) model as its baseline");

@@ -1,8 +1,8 @@
 #include "qinfer/quant/type_registry.h"
 
 #include <array>
-#include <cctype>
 
+#include "qinfer/core/ascii.h"
 #include "qinfer/core/error.h"
 #include "qinfer/quant/float_types.h"
 #include "qinfer/quant/q4_0.h"
@@ -60,13 +60,6 @@ const std::array<const TypeInfo*, kTypeSlots>& by_id() {
   return table;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-
 }  // namespace
 
 const TypeInfo* find_type(uint32_t raw_id) {
@@ -77,7 +70,7 @@ const TypeInfo* find_type(TypeId id) { return find_type(uint32_t(id)); }
 
 const TypeInfo* find_type(std::string_view name) {
   for (const TypeInfo* info : kAllTypes)
-    if (iequals(info->name, name)) return info;
+    if (ascii_iequals(info->name, name)) return info;
   return nullptr;
 }
 

@@ -1,10 +1,10 @@
 #include "qinfer/tokenizer/vocab.h"
 
-#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <set>
 
+#include "qinfer/core/ascii.h"
 #include "qinfer/core/error.h"
 #include "qinfer/core/warn.h"
 #include "qinfer/formats/gguf.h"
@@ -50,8 +50,7 @@ void set_strip_attributes(VocabData& v) {
       v.strip[id] = on ? (v.strip[id] | bit) : (v.strip[id] & ~bit);
     }
   };
-  std::string name = v.general_name;
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string name = ascii_lower(v.general_name);
   if (contains_any(v.pre, {"jina-v2-de", "jina-v2-es", "jina-v2-code"}) ||
       contains_any(v.general_arch, {"nomic-bert-moe", "jina-bert-v3"})) {
     set("<mask>", kStripLeft, true);
