@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "isa_test.h"
 #include "qinfer/core/fp16.h"
 #include "qinfer/kernels/attention.h"
 #include "qinfer/kernels/kernels.h"
@@ -101,16 +102,7 @@ std::vector<float> run(const Pool& pool, const std::vector<float>& q, int n_tok,
   return out;
 }
 
-class AttentionIsa : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    saved_ = kernels::active_isa();
-    if (int(GetParam()) > int(kernels::best_supported_isa()))
-      GTEST_SKIP() << kernels::isa_name(GetParam()) << " not supported on this CPU";
-  }
-  void TearDown() override { kernels::set_isa(saved_); }
-  Isa saved_ = Isa::Scalar;
-};
+class AttentionIsa : public test::IsaTest {};
 
 const TypeId kCacheTypes[] = {TypeId::F16, TypeId::Q8_0, TypeId::Q4_0};
 
@@ -263,8 +255,7 @@ TEST_P(AttentionIsa, IndependentOfTilingAndBlocks) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, AttentionIsa, ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
-                         [](const ::testing::TestParamInfo<Isa>& info) { return kernels::isa_name(info.param); });
+INSTANTIATE_TEST_SUITE_P(AllIsas, AttentionIsa, ::testing::ValuesIn(test::all_isas()), test::isa_test_name);
 
 // K tiles hold what was stored: F16 rounding, or the Q8_0/Q4_0 block values.
 TEST(AttentionLayout, KTilesRoundTrip) {

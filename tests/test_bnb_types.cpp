@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "isa_test.h"
 #include "qinfer/core/error.h"
 #include "qinfer/kernels/kernels.h"
 #include "qinfer/kernels/kernels_bnb.h"
@@ -55,19 +56,8 @@ std::vector<float> make(int64_t n, Pattern p, uint32_t seed) {
 const Pattern kPatterns[] = {Pattern::Random, Pattern::Zeros, Pattern::Outlier, Pattern::Denormal, Pattern::Mixed,
                              Pattern::Ties};
 
-class BnbKernelIsa : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    saved_ = kernels::active_isa();
-    if (int(GetParam()) > int(kernels::best_supported_isa()))
-      GTEST_SKIP() << kernels::isa_name(GetParam()) << " not supported on this CPU";
-    kernels::set_isa(GetParam());
-  }
-  void TearDown() override { kernels::set_isa(saved_); }
-  Isa saved_ = Isa::Scalar;
-};
+class BnbKernelIsa : public test::IsaTest {};
 
-std::string isa_name(const ::testing::TestParamInfo<Isa>& info) { return kernels::isa_name(info.param); }
 
 std::vector<uint8_t> quantize(TypeId t, const std::vector<float>& w, int64_t rows, int64_t n) {
   std::vector<uint8_t> q(size_t(rows) * row_size(t, n));
@@ -337,4 +327,4 @@ TEST_P(BnbKernelIsa, MatmulIsBatchInvariant) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Isa, BnbKernelIsa, ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512), isa_name);
+INSTANTIATE_TEST_SUITE_P(Isa, BnbKernelIsa, ::testing::ValuesIn(test::all_isas()), test::isa_test_name);

@@ -26,6 +26,7 @@
 #include "qinfer/quant/type_registry.h"
 #include "qinfer/runtime/context.h"
 #include "qinfer/runtime/generate.h"
+#include "greedy.h"
 #include "test_util.h"
 
 using namespace qinfer;
@@ -132,16 +133,7 @@ std::string convert(const fs::path& dir, const std::string& outtype) {
 }
 
 std::vector<int32_t> greedy(const Model& m, const std::string& prompt, int n) {
-  Context ctx(m, ContextParams{256, 512, 1, nullptr});
-  GenerateParams gp;
-  gp.n_predict = n;
-  gp.sampling.temp = 0;
-  std::vector<int32_t> out;
-  generate(ctx, m.tokenizer->encode(prompt, true, false), gp, [&](int32_t t) {
-    out.push_back(t);
-    return true;
-  });
-  return out;
+  return test::greedy_tokens(m, m.tokenizer->encode(prompt, true, false), n);
 }
 
 const std::vector<std::string> kTexts = {"Once upon a time", "Hello world", "  two leading spaces",

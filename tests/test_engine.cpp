@@ -17,6 +17,8 @@
 #include "qinfer/model/model.h"
 #include "qinfer/runtime/engine.h"
 #include "qinfer/runtime/generate.h"
+#include "greedy.h"
+#include "isa_test.h"
 #include "test_util.h"
 
 using namespace qinfer;
@@ -25,23 +27,6 @@ using kernels::Isa;
 namespace {
 
 const char* kStories = "models/stories260K/stories260K.gguf";
-
-std::vector<int32_t> alone(const Model& m, const std::vector<int32_t>& prompt, int n, KvCacheType ct = {}) {
-  ContextParams cp;
-  cp.n_ctx = 256;
-  cp.n_threads = 1;  // results do not depend on threads; one is fastest on a busy machine
-  cp.cache_type = ct;
-  Context ctx(m, cp);
-  GenerateParams gp;
-  gp.n_predict = n;
-  gp.sampling.temp = 0;
-  std::vector<int32_t> out;
-  generate(ctx, prompt, gp, [&](int32_t t) {
-    out.push_back(t);
-    return true;
-  });
-  return out;
-}
 
 // Prompts of mixed lengths: real text and random token runs.
 std::vector<std::vector<int32_t>> prompts(const Model& m, int count, uint32_t seed) {
@@ -84,17 +69,7 @@ EngineRequest greedy_request(const std::vector<int32_t>& prompt, int n, Collecte
   return r;
 }
 
-class EngineIsa : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    saved_ = kernels::active_isa();
-    if (int(GetParam()) > int(kernels::best_supported_isa()))
-      GTEST_SKIP() << kernels::isa_name(GetParam()) << " not supported on this CPU";
-    kernels::set_isa(GetParam());
-  }
-  void TearDown() override { kernels::set_isa(saved_); }
-  Isa saved_ = Isa::Scalar;
-};
+class EngineIsa : public test::IsaTest {};
 
 }  // namespace
 
@@ -123,7 +98,7 @@ TEST_P(EngineIsa, BatchOfEightEqualsEachAlone) {
     }
     engine.drain();
     for (int i = 0; i < 8; ++i) {
-      const auto want = alone(*m, ps[size_t(i)], n_gen);
+      const auto want = test::greedy_tokens(*m, ps[size_t(i)], n_gen);
       EXPECT_EQ(c.tokens[ids[size_t(i)]], want) << "sequence " << i << " (" << ps[size_t(i)].size() << " prompt tokens)";
       EXPECT_EQ(c.finished[ids[size_t(i)]].reason, FinishReason::Length);
     }
@@ -133,8 +108,7 @@ TEST_P(EngineIsa, BatchOfEightEqualsEachAlone) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, EngineIsa, ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
-                         [](const ::testing::TestParamInfo<Isa>& info) { return kernels::isa_name(info.param); });
+INSTANTIATE_TEST_SUITE_P(AllIsas, EngineIsa, ::testing::ValuesIn(test::all_isas()), test::isa_test_name);
 
 TEST(Engine, CancelMidPrefillAndMidDecodeFreesBlocks) {
   QINFER_REQUIRE_DATA(kStories);
@@ -188,8 +162,8 @@ TEST(Engine, PrefixReuseGivesTheSameTokens) {
   EXPECT_EQ(c.finished[a].n_cached, 0);
   EXPECT_EQ(c.finished[b].n_cached, 40);  // two full blocks and a copy of 8 rows of the third
   EXPECT_EQ(c.finished[d].n_cached, int(p1.size()) - 1);
-  EXPECT_EQ(c.tokens[a], alone(*m, p1, 20));
-  EXPECT_EQ(c.tokens[b], alone(*m, p2, 20));
+  EXPECT_EQ(c.tokens[a], test::greedy_tokens(*m, p1, 20));
+  EXPECT_EQ(c.tokens[b], test::greedy_tokens(*m, p2, 20));
   EXPECT_EQ(c.tokens[d], c.tokens[a]);
   EXPECT_GT(engine.stats().prefix_hit_rate(), 0.5);
   EXPECT_EQ(engine.stats().blocks_used, 0);
@@ -213,7 +187,7 @@ TEST(Engine, SmallPoolPreemptsAndRecomputesExactly) {
     engine.drain();
     EXPECT_GT(engine.stats().preemptions, 0);
     for (size_t i = 0; i < ps.size(); ++i)
-      EXPECT_EQ(c.tokens[ids[i]], alone(*m, std::vector<int32_t>(ps[i].begin(), ps[i].begin() + std::min<size_t>(ps[i].size(), 40)), 30))
+      EXPECT_EQ(c.tokens[ids[i]], test::greedy_tokens(*m, std::vector<int32_t>(ps[i].begin(), ps[i].begin() + std::min<size_t>(ps[i].size(), 40)), 30))
           << "sequence " << i << " prefix cache " << prefix;
     EXPECT_EQ(engine.stats().blocks_used, 0);
   }
@@ -265,7 +239,7 @@ TEST(Engine, LoopThreadServesOtherThreads) {
   canceller.join();
   engine.drain();
   engine.stop();
-  for (size_t i = 0; i < ps.size(); ++i) EXPECT_EQ(c.tokens[ids[i]], alone(*m, ps[i], 12)) << i;
+  for (size_t i = 0; i < ps.size(); ++i) EXPECT_EQ(c.tokens[ids[i]], test::greedy_tokens(*m, ps[i], 12)) << i;
   EXPECT_NE(c.finished.count(extra), 0u);
   EXPECT_EQ(engine.stats().blocks_used, 0);
 }

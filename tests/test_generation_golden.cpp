@@ -6,27 +6,12 @@
 
 #include "qinfer/model/model.h"
 #include "qinfer/runtime/generate.h"
+#include "greedy.h"
 #include "test_util.h"
 
 using namespace qinfer;
 
 namespace {
-
-std::vector<int32_t> greedy(const Model& m, const std::vector<int32_t>& prompt, int n, int threads) {
-  ContextParams cp;
-  cp.n_ctx = 256;
-  cp.n_threads = threads;
-  Context ctx(m, cp);
-  GenerateParams gp;
-  gp.n_predict = n;
-  gp.sampling.temp = 0;
-  std::vector<int32_t> out;
-  generate(ctx, prompt, gp, [&](int32_t t) {
-    out.push_back(t);
-    return true;
-  });
-  return out;
-}
 
 void expect_ids(const std::vector<int32_t>& got, const nlohmann::json& want_json, const nlohmann::json& margins) {
   std::vector<int32_t> want = want_json.get<std::vector<int32_t>>();
@@ -50,7 +35,7 @@ void check_golden_file(const std::string& model_rel, const std::string& golden_r
     SCOPED_TRACE(g["prompt"].get<std::string>());
     const std::vector<int32_t> prompt = m->tokenizer->encode(g["prompt"].get<std::string>(), true, true);
     EXPECT_EQ(prompt, g["prompt_ids"].get<std::vector<int32_t>>());
-    const auto got = greedy(*m, prompt, g["n_predict"].get<int>(), threads);
+    const auto got = test::greedy_tokens(*m, prompt, g["n_predict"].get<int>(), {.threads = threads});
     expect_ids(got, g["generated_ids"], g["top1_minus_top2_logit_per_step"]);
     if (g.contains("generated_text") && g.value("generated_text_is_valid_utf8", true)) {
       std::string text;

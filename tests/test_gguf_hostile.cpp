@@ -13,15 +13,8 @@
 #include "qinfer/formats/gguf.h"
 #include "qinfer/formats/gguf_writer.h"
 #include "in_child.h"
+#include "sanitizer.h"
 #include "test_util.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define QINFER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define QINFER_ASAN 1
-#endif
-#endif
 
 #ifdef QINFER_ASAN
 // No allocation above 256 MiB: a hostile count that slips through becomes a

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "isa_test.h"
 #include "qinfer/core/error.h"
 #include "qinfer/core/fp16.h"
 #include "qinfer/kernels/kernel_table.h"
@@ -175,19 +176,8 @@ const char* pattern_name(Pattern p) {
   return "?";
 }
 
-class KernelIsa : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    saved_ = kernels::active_isa();
-    if (int(GetParam()) > int(kernels::best_supported_isa()))
-      GTEST_SKIP() << kernels::isa_name(GetParam()) << " not supported on this CPU";
-    kernels::set_isa(GetParam());
-  }
-  void TearDown() override { kernels::set_isa(saved_); }
-  Isa saved_ = Isa::Scalar;
-};
+class KernelIsa : public test::IsaTest {};
 
-std::string isa_param_name(const ::testing::TestParamInfo<Isa>& info) { return kernels::isa_name(info.param); }
 
 }  // namespace
 
@@ -350,7 +340,7 @@ TEST_P(KernelIsa, MatmulRowsThreadSafeAndAllocationFree) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, KernelIsa, ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512), isa_param_name);
+INSTANTIATE_TEST_SUITE_P(AllIsas, KernelIsa, ::testing::ValuesIn(test::all_isas()), test::isa_test_name);
 
 TEST(KernelDispatch, IsaSelection) {
   const Isa saved = kernels::active_isa();

@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "isa_test.h"
 #include "qinfer/kernels/kernels.h"
 #include "qinfer/quant/type_registry.h"
 
@@ -24,17 +25,7 @@ const TypeId kTypes[] = {TypeId::F32,  TypeId::F16,  TypeId::BF16, TypeId::Q4_0,
                          TypeId::Q5_0, TypeId::Q5_1, TypeId::Q8_0, TypeId::Q2_K, TypeId::Q3_K,
                          TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::IQ4_NL};
 
-class BatchInvariance : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    saved_ = kernels::active_isa();
-    if (int(GetParam()) > int(kernels::best_supported_isa()))
-      GTEST_SKIP() << kernels::isa_name(GetParam()) << " not supported on this CPU";
-    kernels::set_isa(GetParam());
-  }
-  void TearDown() override { kernels::set_isa(saved_); }
-  Isa saved_ = Isa::Scalar;
-};
+class BatchInvariance : public test::IsaTest {};
 
 struct Problem {
   TypeId type;
@@ -145,5 +136,4 @@ TEST_P(BatchInvariance, RowSplitsDoNotMatter) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, BatchInvariance, ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
-                         [](const ::testing::TestParamInfo<Isa>& info) { return kernels::isa_name(info.param); });
+INSTANTIATE_TEST_SUITE_P(AllIsas, BatchInvariance, ::testing::ValuesIn(test::all_isas()), test::isa_test_name);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "isa_test.h"
 #include "qinfer/core/fp16.h"
 #include "qinfer/kernels/kernel_table.h"
 #include "qinfer/kernels/kernels.h"
@@ -197,19 +198,8 @@ std::string label(const Kind& k, int64_t n, WPat pw, XPat px) {
          std::to_string(int(px));
 }
 
-class KQuantIsa : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    saved_ = kernels::active_isa();
-    if (int(GetParam()) > int(kernels::best_supported_isa()))
-      GTEST_SKIP() << kernels::isa_name(GetParam()) << " not supported on this CPU";
-    kernels::set_isa(GetParam());
-  }
-  void TearDown() override { kernels::set_isa(saved_); }
-  Isa saved_ = Isa::Scalar;
-};
+class KQuantIsa : public test::IsaTest {};
 
-std::string isa_param_name(const ::testing::TestParamInfo<Isa>& info) { return kernels::isa_name(info.param); }
 
 }  // namespace
 
@@ -338,7 +328,7 @@ TEST_P(KQuantIsa, QuantizedRowsMatchDequantizedDot) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, KQuantIsa, ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512), isa_param_name);
+INSTANTIATE_TEST_SUITE_P(AllIsas, KQuantIsa, ::testing::ValuesIn(test::all_isas()), test::isa_test_name);
 
 // The scalar reference against the double dot of the dequantized operands
 // (dequantize_row_* from quant/, written independently of the kernels) on

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "qinfer/cli/flags.h"
+#include "qinfer/core/ascii.h"
 #include "qinfer/core/error.h"
 #include "qinfer/quant/type_registry.h"
 
@@ -22,8 +23,7 @@ int64_t KvArgs::budget_tokens(size_t bytes_per_token) const {
   const std::string& s = kv_budget;
   size_t i = 0;
   while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  std::string unit = s.substr(i);
-  for (char& c : unit) c = char(std::tolower(static_cast<unsigned char>(c)));
+  const std::string unit = ascii_lower(s.substr(i));
   const int64_t scale = unit.empty() ? 0
                         : unit == "b" ? 1
                         : unit == "k" || unit == "kb" || unit == "kib" ? int64_t(1) << 10
