@@ -6,7 +6,7 @@
 # build is never touched. Budget on 2 cores: ~3 min to build from scratch
 # (incremental afterwards; kernels, model and runtime add 31 of 129 objects),
 # ~30 s of parser tests plus ~25 s for the engine's 1,000 random sequences
-# (22 s of CPU under ASan), 3 x 30 s of fuzzing.
+# (22 s of CPU under ASan), 4 x 30 s of fuzzing.
 #   ctest -L sanitize    ASan+UBSan parser, KV pool and engine fault tests
 #   ctest -L fuzz        libFuzzer runs (skipped without clang)
 set(QINFER_CHECK_DIR ${CMAKE_BINARY_DIR}/sanitize-build)
@@ -21,7 +21,7 @@ add_test(NAME sanitize_parser_tests COMMAND ${_qinfer_run} tests ${QINFER_CHECK_
 set_tests_properties(sanitize_parser_tests PROPERTIES FIXTURES_REQUIRED qinfer_sanitize_build LABELS sanitize
                                                       TIMEOUT 600 ENVIRONMENT "QINFER_SHARED_DATA=${QINFER_SHARED_DATA}")
 
-foreach(target fuzz_gguf fuzz_tokenizer fuzz_jinja)
+foreach(target fuzz_gguf fuzz_tokenizer fuzz_jinja fuzz_request)
   add_test(NAME ${target} COMMAND ${_qinfer_run} fuzz ${QINFER_CHECK_DIR} ${target} ${QINFER_FUZZ_SECONDS})
   set_tests_properties(${target} PROPERTIES FIXTURES_REQUIRED qinfer_sanitize_build LABELS fuzz SKIP_RETURN_CODE 77
                                             TIMEOUT 600 ENVIRONMENT "QINFER_SHARED_DATA=${QINFER_SHARED_DATA}")

@@ -20,6 +20,7 @@ void define_runs(CLI::App& cmd);
 void define_report(CLI::App& cmd);
 void define_convert(CLI::App& cmd);
 void define_chat_template(CLI::App& cmd);
+void define_serve(CLI::App& cmd);
 
 struct CommandSpec {
   const char* name;
@@ -42,6 +43,7 @@ inline const CommandSpec kCommands[] = {
     {"runs", "list, show, compare and export the runs in the results store", define_runs},
     {"report", "HTML + Markdown report with charts and recommendations from stored runs", define_report},
     {"convert", "Hugging Face checkpoint directory (safetensors, config.json, tokenizer) -> GGUF", define_convert},
+    {"serve", "OpenAI-compatible HTTP server (chat, completions, streaming) over the batching engine", define_serve},
     {"chat-template", "chat templates: `render` applies one to messages (Jinja, as Hugging Face renders it)", define_chat_template},
 };
 

@@ -18,7 +18,7 @@ char* long_name_of(char* arg) {
   static const struct {
     const char* llama;
     const char* ours;
-  } kAliases[] = {{"-ctk", "--cache-type-k"}, {"-ctv", "--cache-type-v"}};
+  } kAliases[] = {{"-ctk", "--cache-type-k"}, {"-ctv", "--cache-type-v"}, {"-np", "--parallel"}};
   for (const auto& a : kAliases)
     if (std::strcmp(arg, a.llama) == 0) return const_cast<char*>(a.ours);
   return arg;
