@@ -311,32 +311,35 @@ TEST_P(KernelIsa, MatmulRowsMatchesVecDot) {
 // Called from several threads on disjoint row ranges (as the runtime does):
 // same results as one call, and no allocation on any path.
 TEST_P(KernelIsa, MatmulRowsThreadSafeAndAllocationFree) {
-  const int64_t n = 512, rows = 64, n_tok = 5;
-  for (TypeId t : kWeightTypes) {
-    const TypeInfo& wi = type_info(t);
-    const TypeId xt = wi.vec_dot_type;
-    const size_t ws = row_size(t, n), xs = row_size(xt, n);
-    std::vector<uint8_t> W(ws * rows), X(xs * n_tok);
-    for (int64_t r = 0; r < rows; ++r) {
-      auto v = make_data(n, Pattern::Random, uint32_t(r + 1));
-      wi.from_float(v.data(), W.data() + size_t(r) * ws, n);
+  const int64_t n = 512, rows = 64;
+  // 5 tokens: decode's paths; 20: the long-batch paths (AVX-512 VNNI Q4_0 packs its weights).
+  for (int64_t n_tok : {5, 20}) {
+    for (TypeId t : kWeightTypes) {
+      const TypeInfo& wi = type_info(t);
+      const TypeId xt = wi.vec_dot_type;
+      const size_t ws = row_size(t, n), xs = row_size(xt, n);
+      std::vector<uint8_t> W(ws * rows), X(xs * n_tok);
+      for (int64_t r = 0; r < rows; ++r) {
+        auto v = make_data(n, Pattern::Random, uint32_t(r + 1));
+        wi.from_float(v.data(), W.data() + size_t(r) * ws, n);
+      }
+      std::vector<float> xf = make_data(n * n_tok, Pattern::Random, 99);
+      std::vector<float> one(size_t(rows * n_tok)), many(size_t(rows * n_tok));
+      const long before = g_allocs.load();
+      for (int64_t k = 0; k < n_tok; ++k)
+        kernels::convert_activations(xt, xf.data() + k * n, X.data() + size_t(k) * xs, n);
+      kernels::matmul_rows(t, n, W.data(), ws, 0, rows, X.data(), xs, n_tok, one.data(), rows);
+      (void)kernels::vec_dot(t, n, W.data(), X.data());
+      EXPECT_EQ(g_allocs.load() - before, 0) << wi.name << ": kernels allocated";
+      std::vector<std::thread> th;
+      for (int k = 0; k < 4; ++k)
+        th.emplace_back([&, k] {
+          for (int rep = 0; rep < 20; ++rep)
+            kernels::matmul_rows(t, n, W.data(), ws, k * 16, k * 16 + 16, X.data(), xs, n_tok, many.data(), rows);
+        });
+      for (auto& h : th) h.join();
+      EXPECT_EQ(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)), 0) << wi.name;
     }
-    std::vector<float> xf = make_data(n * n_tok, Pattern::Random, 99);
-    std::vector<float> one(size_t(rows * n_tok)), many(size_t(rows * n_tok));
-    const long before = g_allocs.load();
-    for (int64_t k = 0; k < n_tok; ++k)
-      kernels::convert_activations(xt, xf.data() + k * n, X.data() + size_t(k) * xs, n);
-    kernels::matmul_rows(t, n, W.data(), ws, 0, rows, X.data(), xs, n_tok, one.data(), rows);
-    (void)kernels::vec_dot(t, n, W.data(), X.data());
-    EXPECT_EQ(g_allocs.load() - before, 0) << wi.name << ": kernels allocated";
-    std::vector<std::thread> th;
-    for (int k = 0; k < 4; ++k)
-      th.emplace_back([&, k] {
-        for (int rep = 0; rep < 20; ++rep)
-          kernels::matmul_rows(t, n, W.data(), ws, k * 16, k * 16 + 16, X.data(), xs, n_tok, many.data(), rows);
-      });
-    for (auto& h : th) h.join();
-    EXPECT_EQ(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)), 0) << wi.name;
   }
 }
 

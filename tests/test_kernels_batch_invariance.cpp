@@ -34,11 +34,15 @@ struct Problem {
   std::vector<uint8_t> W, X;
 };
 
-Problem make_problem(TypeId t, int64_t rows, int64_t n_tok, uint32_t seed) {
+// `blocks` > 0: rows of that many 32-element blocks (rounded up to whole
+// super-blocks; float types: plus a tail of 11).
+Problem make_problem(TypeId t, int64_t rows, int64_t n_tok, uint32_t seed, int64_t blocks = 0) {
   const TypeInfo& wi = type_info(t);
   Problem p;
   p.type = t;
   p.n = wi.block_size >= 256 ? 512 : wi.block_size > 1 ? 160 : 75;  // 75: a float tail
+  if (blocks > 0)
+    p.n = wi.block_size > 1 ? (blocks * 32 + wi.block_size - 1) / wi.block_size * wi.block_size : blocks * 32 + 11;
   p.rows = rows;
   p.n_tok = n_tok;
   p.ws = row_size(t, p.n);
@@ -100,12 +104,13 @@ TEST_P(BatchInvariance, ManyTokensEqualOneAtATime) {
 }
 
 // Long batches take other paths than decode (AVX-512 VNNI Q4_0: weights
-// transposed once per 64-row block, 16 rows per register, then an 8-row
-// group and single rows): 91 rows = 64 + 16 + 8 + 3 reach each of them.
+// transposed once per 64-row block and 32-block chunk of the row, 16 rows per
+// register, then an 8-row group and single rows): 91 rows = 64 + 16 + 8 + 3
+// and rows of 70 blocks (two full chunks and a part) reach each of them.
 TEST_P(BatchInvariance, LongBatchesEqualOneAtATimeOnEveryRowPath) {
   for (TypeId t : kTypes) {
     for (int64_t n_tok : {16, 27}) {
-      const Problem p = make_problem(t, 91, n_tok, 5u + uint32_t(n_tok) + uint32_t(t));
+      const Problem p = make_problem(t, 91, n_tok, 5u + uint32_t(n_tok) + uint32_t(t), 70);
       std::vector<float> one(size_t(p.rows * n_tok)), all(one.size());
       for (int64_t k = 0; k < n_tok; ++k) run(p, 0, p.rows, k, 1, one);
       run(p, 0, p.rows, 0, n_tok, all);
