@@ -345,6 +345,36 @@ TEST_P(KernelIsa, MatmulRowsThreadSafeAndAllocationFree) {
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, KernelIsa, ::testing::ValuesIn(test::all_isas()), test::isa_test_name);
 
+// Float weights give the same bits on the AVX2 and AVX-512 paths (one
+// summation order: 16 lanes, a zero-padded tail step, hsum16's tree), so a
+// float-weight model's results, and llama.cpp golden checks on them, do not
+// depend on the machine's ISA (stories260K's F16 ffn_down, n = 172).
+TEST(KernelDispatch, FloatTypesSameBitsOnAvx2AndAvx512) {
+  if (kernels::best_supported_isa() != Isa::Avx512) GTEST_SKIP() << "needs AVX-512";
+  const Isa saved = kernels::active_isa();
+  for (TypeId t : {TypeId::F32, TypeId::F16, TypeId::BF16})
+    for (int64_t n : {5, 16, 75, 172, 256}) {
+      const int64_t rows = 7, n_tok = 5;
+      const TypeInfo& wi = type_info(t);
+      const size_t ws = row_size(t, n), xs = row_size(wi.vec_dot_type, n);
+      std::vector<uint8_t> W(ws * rows), X(xs * n_tok);
+      for (int64_t r = 0; r < rows; ++r)
+        wi.from_float(make_data(n, Pattern::Random, uint32_t(r + 3)).data(), W.data() + size_t(r) * ws, n);
+      for (int64_t k = 0; k < n_tok; ++k)
+        kernels::convert_activations(wi.vec_dot_type, make_data(n, Pattern::Mixed, uint32_t(k + 40)).data(),
+                                     X.data() + size_t(k) * xs, n);
+      std::vector<float> y[2];
+      for (int i = 0; i < 2; ++i) {
+        kernels::set_isa(i == 0 ? Isa::Avx2 : Isa::Avx512);
+        y[i].assign(size_t(rows * n_tok), 0.0f);
+        kernels::matmul_rows(t, n, W.data(), ws, 0, rows, X.data(), xs, n_tok, y[i].data(), rows);
+        y[i].push_back(kernels::vec_dot(t, n, W.data(), X.data()));
+      }
+      EXPECT_EQ(std::memcmp(y[0].data(), y[1].data(), y[0].size() * sizeof(float)), 0) << wi.name << " n=" << n;
+    }
+  kernels::set_isa(saved);
+}
+
 TEST(KernelDispatch, IsaSelection) {
   const Isa saved = kernels::active_isa();
   EXPECT_NO_THROW(kernels::set_isa(Isa::Scalar));

@@ -129,12 +129,12 @@ void cvt_f16(const float* x, void* dst, int64_t n) {
   for (; i < n; ++i) y[i] = uint16_t(_cvtss_sh(x[i], 0));
 }
 
-// Float types: 4 rows × 2 tokens: 8 accumulators + 4 loaded rows fit the 16
-// ymm registers (rows of floats are long enough to stream well interleaved).
+// Float types: 2 rows × 2 tokens: 8 accumulators (two halves each) + 4 loaded
+// half-rows fit the 16 ymm registers.
 template <class Tile>
 void set(KernelTable& t, TypeId id) {
   t.vec_dot[uint32_t(id)] = vec_dot_tiled<Tile>;
-  t.matmul[uint32_t(id)] = matmul_tiled<Tile, 4, 2>;
+  t.matmul[uint32_t(id)] = matmul_tiled<Tile, 2, 2>;
 }
 
 // Block types: 1 row × 4 tokens. One row at a time keeps the weights one
