@@ -44,9 +44,13 @@ int64_t Model::n_params() const {
   return n;
 }
 
-TypeId dominant_type(const Model& m) {
+namespace {
+
+// Over a loaded model's tensors or a GGUF header's tensor infos alike.
+template <class TensorList>
+TypeId dominant_type_of(const TensorList& tensors) {
   std::map<TypeId, int64_t> matrices, all;
-  for (const Tensor& t : m.tensors) {
+  for (const auto& t : tensors) {
     all[t.type] += t.n_elements();
     if (t.n_dims >= 2) matrices[t.type] += t.n_elements();
   }
@@ -56,11 +60,19 @@ TypeId dominant_type(const Model& m) {
       ->first;
 }
 
-std::string file_type_name(const Model& m) {
-  if (m.gguf)
-    if (const FileTypeInfo* ft = find_file_type(m.gguf->get_int("general.file_type", -1))) return ft->name;
-  return dominant_type_name(m);
+std::string file_type_name_of(const GgufFile* gguf, TypeId dominant) {
+  if (gguf)
+    if (const FileTypeInfo* ft = find_file_type(gguf->get_int("general.file_type", -1))) return ft->name;
+  return ascii_upper(type_info(dominant).name);
 }
+
+}  // namespace
+
+TypeId dominant_type(const Model& m) { return dominant_type_of(m.tensors); }
+TypeId dominant_type(const GgufFile& f) { return dominant_type_of(f.tensors()); }
+
+std::string file_type_name(const Model& m) { return file_type_name_of(m.gguf.get(), dominant_type(m)); }
+std::string file_type_name(const GgufFile& f) { return file_type_name_of(&f, dominant_type(f)); }
 
 std::string dominant_type_name(const Model& m) { return ascii_upper(type_info(dominant_type(m)).name); }
 

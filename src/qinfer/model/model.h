@@ -88,10 +88,12 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path, const LoadOpt
 // dimensions; every tensor when there is none): what a model "is" when its
 // file does not say. One definition for run records, bench and optimize.
 TypeId dominant_type(const Model& model);
+TypeId dominant_type(const GgufFile& file);  // from the header's tensor infos, nothing loaded
 std::string dominant_type_name(const Model& model);  // upper case: "Q4_0", "F16"
 // general.file_type's llama-quantize name ("Q4_K_M") when the file gives a
 // known one, else the dominant type's name in upper case ("F32").
 std::string file_type_name(const Model& model);
+std::string file_type_name(const GgufFile& file);
 
 // Fills tok_embd/output/layers from `tensors` by the architecture's names and
 // checks every shape against the config. Used by all loaders.
