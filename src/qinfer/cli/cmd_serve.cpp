@@ -13,6 +13,7 @@
 #include "qinfer/cli/kv_args.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/core/read_file.h"
+#include "qinfer/serve/registry_provider.h"
 #include "qinfer/serve/server.h"
 
 namespace qinfer::cli {
@@ -27,6 +28,9 @@ struct ServeArgs {
   int parallel = 4;
   int max_body = 1 << 20;
   std::string chat_template_file;
+  std::string models_dir;
+  std::string memory_budget;
+  std::vector<std::string> aliases;
 };
 
 // Termination signals go to one thread that drains the server; every other
@@ -45,26 +49,39 @@ void serve_main(ServeArgs& a) {
   const sigset_t signals = termination_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  const std::string path = model_path_from_args(a.model);
-  ModelArgs margs = a.model;
-  margs.model = path;
-  auto model = load_model_from_args(margs);
+  // Every model (the -m file and --models-dir's) loads the same way, on first
+  // request; -m's (the default without --models-dir) is loaded now.
   serve::ModelLoadOptions lo;
   lo.threads = a.model.threads;
   lo.engine.n_ctx = a.n_ctx;
   lo.engine.max_seqs = a.parallel;
-  apply_kv_args(a.kv, *model, lo.engine);
   if (!a.chat_template_file.empty()) {
     lo.chat_template_source = read_whole_file(a.chat_template_file);
     lo.chat_template_origin = a.chat_template_file;
   }
-  auto handle = serve::make_model_handle(serve::model_id_from_path(path), std::move(model), lo);
-  std::fprintf(stderr, "qinfer serve: model %s: context %d tokens per sequence, %d sequences at once, KV pool %d tokens; chat: %s\n",
-               handle->id.c_str(), handle->engine->n_ctx(), handle->engine->max_seqs(),
-               handle->engine->kv_capacity_tokens(), handle->chat.reason.c_str());
+  serve::ModelRegistryOptions ro;
+  if (!a.model.model.empty() || a.models_dir.empty()) ro.model_paths = {model_path_from_args(a.model)};
+  ro.models_dir = a.models_dir;
+  ro.aliases = a.aliases;
+  if (!a.memory_budget.empty()) ro.memory_budget = serve::parse_byte_size(a.memory_budget, "--memory-budget");
+  auto make_handle = [a, lo](const serve::ModelSource& source) {
+    ModelArgs margs = a.model;
+    margs.model = source.path;
+    auto model = load_model_from_args(margs);
+    serve::ModelLoadOptions o = lo;
+    apply_kv_args(a.kv, *model, o.engine);
+    auto handle = serve::make_model_handle(source.id, std::move(model), o);
+    std::fprintf(stderr, "qinfer serve: model %s: context %d tokens per sequence, %d sequences at once, KV pool %d tokens; chat: %s\n",
+                 handle->id.c_str(), handle->engine->n_ctx(), handle->engine->max_seqs(),
+                 handle->engine->kv_capacity_tokens(), handle->chat.reason.c_str());
+    return handle;
+  };
+  auto provider = std::make_unique<serve::RegistryProvider>(ro, make_handle);
+  if (!ro.model_paths.empty()) provider->acquire("");  // loaded now: errors show at start-up
+  std::fprintf(stderr, "qinfer serve: models: %s\n", provider->registry().known_ids().c_str());
 
   a.server.max_body = size_t(a.max_body);
-  serve::Server server(a.server, std::make_unique<serve::SingleModel>(handle));
+  serve::Server server(a.server, std::move(provider));
   const int port = server.bind();
   std::fprintf(stderr, "qinfer serve: listening on http://%s:%d (OpenAI API at /v1)\n", a.server.host.c_str(), port);
   std::fflush(stderr);
@@ -110,6 +127,11 @@ void define_serve(CLI::App& cmd) {
       ->capture_default_str()->check(Allowed::ints(0, 1 << 14));
   cmd.add_option("--drain-timeout", a->server.drain_timeout_s, "on SIGTERM, seconds running requests get to finish")
       ->capture_default_str()->check(Allowed::reals(0, 86400));
+  cmd.add_option("--models-dir", a->models_dir, "also serve every .gguf file in DIR, loaded on first request (id: file name without .gguf)");
+  cmd.add_option("--memory-budget", a->memory_budget,
+                 "bytes resident models may hold (8G, 512MiB); the least recently used idle model is unloaded to make room");
+  cmd.add_option("--alias", a->aliases, "NAME: the name clients use for -m's model; NAME=MODEL: another name for a model")
+      ->take_all();
   cmd.add_option("--chat-template", a->chat_template_file, "Jinja chat template file to use instead of the model's");
   cmd.callback([a] { serve_main(*a); });
 }

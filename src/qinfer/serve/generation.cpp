@@ -1,13 +1,27 @@
 #include "qinfer/serve/generation.h"
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 
 #include "qinfer/core/error.h"
 #include "qinfer/serve/api_error.h"
+#include "qinfer/serve/server_metrics.h"
 
 namespace qinfer::serve {
+
+// Token timings for /metrics, kept by the engine's callbacks (no allocation per token).
+struct TokenTimer {
+  ServerMetrics* metrics = nullptr;
+  Histogram* ttft = nullptr;
+  Histogram* itl = nullptr;
+  std::string model;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(), last;
+  bool first = true;
+  std::atomic<bool> stopped_by_text{false};  // a stop string ended it: not a client cancel
+};
 
 struct Generation::Channel {
   struct Event {
@@ -20,6 +34,7 @@ struct Generation::Channel {
   std::mutex mu;
   std::condition_variable cv;
   std::deque<Event> events;
+  std::shared_ptr<TokenTimer> timer;
 };
 
 namespace {
@@ -80,7 +95,21 @@ Generation::Generation(std::shared_ptr<ModelHandle> model, const GenerationReque
   // The callbacks hold the channel and the handle, never this object: the
   // handler may be gone by the time the engine finishes a cancelled request.
   std::shared_ptr<Channel> ch = channel_;
+  if (limits.metrics) {
+    auto t = std::make_shared<TokenTimer>();
+    t->metrics = limits.metrics;
+    t->model = model_->id;
+    t->ttft = &limits.metrics->time_to_first_token(model_->id);
+    t->itl = &limits.metrics->inter_token_latency(model_->id);
+    ch->timer = std::move(t);
+  }
   er.on_token = [ch, want = want_logprobs_](const TokenEvent& ev) {
+    if (TokenTimer* t = ch->timer.get()) {
+      const auto now = std::chrono::steady_clock::now();
+      (t->first ? t->ttft : t->itl)->observe(std::chrono::duration<double>(now - (t->first ? t->start : t->last)).count());
+      t->first = false;
+      t->last = now;
+    }
     Channel::Event e;
     e.token = ev.token;
     if (want) {
@@ -97,6 +126,9 @@ Generation::Generation(std::shared_ptr<ModelHandle> model, const GenerationReque
   std::atomic<int>* in_flight = &model_->in_flight;
   er.on_finish = [ch, in_flight](const FinishEvent& ev) {
     in_flight->fetch_sub(1);
+    if (TokenTimer* t = ch->timer.get())
+      t->metrics->generation(t->model, ev.n_prompt, ev.n_generated,
+                             ev.reason == FinishReason::Cancelled && !t->stopped_by_text);
     Channel::Event e;
     e.finish = true;
     e.end = ev;
@@ -168,6 +200,7 @@ std::optional<GenerationPiece> Generation::next(std::chrono::milliseconds wait) 
     }
     if (text_.stopped()) {
       // A stop string ended it: the tokens after it were never asked for.
+      if (channel_->timer) channel_->timer->stopped_by_text = true;
       model_->engine->cancel(id_);
       piece.finished = true;
       piece.finish_reason = "stop";

@@ -19,6 +19,8 @@
 
 namespace qinfer::serve {
 
+class ServerMetrics;
+
 struct TokenDetail {  // for logprobs
   std::string text;   // the token's bytes (special tokens as their text)
   float logprob = 0;
@@ -35,6 +37,7 @@ struct GenerationPiece {
 struct GenerationLimits {
   int max_in_flight = 0;  // per model: running + queued requests at most (0: no limit); more get 429
   SamplerParams sampling; // the server's defaults for fields a request leaves out
+  ServerMetrics* metrics = nullptr;  // TTFT, inter-token latency and token counts go here when set
 };
 
 class Generation {

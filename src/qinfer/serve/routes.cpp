@@ -8,7 +8,7 @@ namespace qinfer::serve {
 
 std::vector<Route> all_routes() {
   std::vector<Route> routes;
-  for (auto group : {openai_routes, health_routes})
+  for (auto group : {openai_routes, health_routes, ops_routes})
     for (Route& r : group()) routes.push_back(std::move(r));
   return routes;
 }

@@ -29,6 +29,8 @@ std::vector<Route> all_routes();
 // The groups all_routes() joins.
 std::vector<Route> openai_routes();  // /v1/completions, /v1/chat/completions, /v1/models
 std::vector<Route> health_routes();  // /health
+// /metrics, /api/health, /api/models (/api/tags), /api/chat, and the chat page at /
+std::vector<Route> ops_routes();
 
 // Sets an OpenAI-style JSON error on the response.
 void set_error(httplib::Response& res, int status, const std::string& message);

@@ -104,6 +104,14 @@ void Server::install_routes() {
       http_->Post(r.path, handler);
   }
 
+  // Every answer counts in /metrics under its route (unknown paths as one label).
+  std::vector<std::string> paths;
+  for (const Route& r : routes) paths.push_back(r.path);
+  http_->set_logger([&state, paths](const httplib::Request& req, const httplib::Response& res) {
+    const bool known = std::find(paths.begin(), paths.end(), req.path) != paths.end();
+    state.metrics().request(known ? req.path : "other", res.status);
+  });
+
   http_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     try {
       std::rethrow_exception(ep);

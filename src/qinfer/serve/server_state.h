@@ -9,6 +9,7 @@
 #include "qinfer/runtime/sampler.h"
 #include "qinfer/serve/generation.h"
 #include "qinfer/serve/model_provider.h"
+#include "qinfer/serve/server_metrics.h"
 
 namespace qinfer::serve {
 
@@ -30,6 +31,8 @@ class ServerState {
   ServerState(ServeOptions options, std::unique_ptr<ModelProvider> models);
 
   const ServeOptions& options() const { return options_; }
+  ServerMetrics& metrics() { return *metrics_; }
+  uint64_t memory_budget() const;  // --memory-budget (0: none)
   ModelProvider& models() { return *models_; }
   GenerationLimits limits_for(const ModelHandle& model) const;
 
@@ -55,6 +58,7 @@ class ServerState {
 
  private:
   ServeOptions options_;
+  std::unique_ptr<ServerMetrics> metrics_;  // before models_: engines report into it until they stop
   std::unique_ptr<ModelProvider> models_;
   std::atomic<bool> draining_{false}, aborting_{false};
   std::atomic<int> active_{0};
