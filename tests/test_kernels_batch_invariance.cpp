@@ -6,6 +6,7 @@
 // it produces alone (`qinfer run --temp 0`).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <iterator>
 #include <random>
@@ -20,10 +21,17 @@ using kernels::Isa;
 
 namespace {
 
-// Every weight type with a matmul kernel, block and float types alike.
-const TypeId kTypes[] = {TypeId::F32,  TypeId::F16,  TypeId::BF16, TypeId::Q4_0, TypeId::Q4_1,
-                         TypeId::Q5_0, TypeId::Q5_1, TypeId::Q8_0, TypeId::Q2_K, TypeId::Q3_K,
-                         TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::IQ4_NL};
+// Every registered type with a matmul kernel (ggml's block and float types and
+// the qinfer-only NF4, FP4, INT4 and INT8), so a new type is checked as soon
+// as it has a kernel.
+std::vector<TypeId> kernel_types() {
+  std::vector<TypeId> out;
+  size_t n = 0;
+  const TypeInfo* const* all = all_types(&n);
+  for (size_t i = 0; i < n; ++i)
+    if (kernels::has_kernel(all[i]->id)) out.push_back(all[i]->id);
+  return out;
+}
 
 class BatchInvariance : public test::IsaTest {};
 
@@ -40,7 +48,8 @@ Problem make_problem(TypeId t, int64_t rows, int64_t n_tok, uint32_t seed, int64
   const TypeInfo& wi = type_info(t);
   Problem p;
   p.type = t;
-  p.n = wi.block_size >= 256 ? 512 : wi.block_size > 1 ? 160 : 75;  // 75: a float tail
+  // Several blocks (two of the 256-element k-quant super-blocks); 75 floats: a SIMD tail.
+  p.n = wi.block_size >= 256 ? 2 * wi.block_size : wi.block_size > 1 ? 5 * wi.block_size : 75;
   if (blocks > 0)
     p.n = wi.block_size > 1 ? (blocks * 32 + wi.block_size - 1) / wi.block_size * wi.block_size : blocks * 32 + 11;
   p.rows = rows;
@@ -84,7 +93,11 @@ void expect_same(const Problem& p, const std::vector<float>& want, const std::ve
 // n tokens in one call == n calls of one token, bit for bit, for token counts
 // that cover every tile width and tail of every ISA's drivers.
 TEST_P(BatchInvariance, ManyTokensEqualOneAtATime) {
-  for (TypeId t : kTypes) {
+  const auto types = kernel_types();
+  for (TypeId t : {TypeId::F32, TypeId::Q4_0, TypeId::Q8_0, TypeId::Q4_K, TypeId::NF4, TypeId::FP4, TypeId::INT4,
+                   TypeId::INT8})
+    ASSERT_NE(std::find(types.begin(), types.end(), t), types.end()) << type_info(t).name << " has no kernel";
+  for (TypeId t : types) {
     for (int64_t n_tok : {2, 3, 4, 5, 8, 9, 13, 17, 33}) {
       const Problem p = make_problem(t, 37, n_tok, uint32_t(n_tok) * 7 + uint32_t(t));
       std::vector<float> one(size_t(p.rows * n_tok)), all(one.size());
@@ -108,7 +121,7 @@ TEST_P(BatchInvariance, ManyTokensEqualOneAtATime) {
 // register, then an 8-row group and single rows): 91 rows = 64 + 16 + 8 + 3
 // and rows of 70 blocks (two full chunks and a part) reach each of them.
 TEST_P(BatchInvariance, LongBatchesEqualOneAtATimeOnEveryRowPath) {
-  for (TypeId t : kTypes) {
+  for (TypeId t : kernel_types()) {
     for (int64_t n_tok : {16, 27}) {
       const Problem p = make_problem(t, 91, n_tok, 5u + uint32_t(n_tok) + uint32_t(t), 70);
       std::vector<float> one(size_t(p.rows * n_tok)), all(one.size());
@@ -126,7 +139,7 @@ TEST_P(BatchInvariance, LongBatchesEqualOneAtATimeOnEveryRowPath) {
 // A row's result does not depend on the row range it is computed in (thread
 // partitions put a row in a full row tile or in a tail).
 TEST_P(BatchInvariance, RowSplitsDoNotMatter) {
-  for (TypeId t : kTypes) {
+  for (TypeId t : kernel_types()) {
     for (int64_t n_tok : {1, 4, 9}) {
       const Problem p = make_problem(t, 37, n_tok, 11u + uint32_t(t));
       std::vector<float> whole(size_t(p.rows * n_tok)), split(whole.size());
