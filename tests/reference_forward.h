@@ -1,16 +1,27 @@
 // A deliberately naive float64 forward pass of the Llama/Qwen2 decoder, used
 // as the numerical reference for the engine (dequantizes every weight).
+// Optionally it stores K and V as a quantized KV cache would (each head's row
+// rounded through the cache type's blocks) and feeds the Q·K products the
+// query in the form the cache's dot takes (Q8_0 for a quantized K), so a
+// quantized cache can be checked end to end against float64 arithmetic.
 #pragma once
 #include <cmath>
+#include <optional>
 #include <vector>
 
+#include "qinfer/core/fp16.h"
+#include "qinfer/kernels/attention.h"
+#include "qinfer/kernels/kernels.h"
 #include "qinfer/model/model.h"
+#include "qinfer/quant/type_registry.h"
+#include "qinfer/runtime/kv_cache.h"
 
 namespace qinfer::test {
 
 class ReferenceForward {
  public:
-  explicit ReferenceForward(const Model& m) : m_(m), c_(m.config) {
+  explicit ReferenceForward(const Model& m, std::optional<KvCacheType> cache = std::nullopt)
+      : m_(m), c_(m.config), cache_(cache) {
     k_.resize(size_t(c_.n_layer));
     v_.resize(size_t(c_.n_layer));
   }
@@ -26,6 +37,13 @@ class ReferenceForward {
       if (L.bq) add(q, *L.bq), add(k, *L.bk), add(v, *L.bv);
       for (int h = 0; h < c_.n_head; ++h) rope(&q[size_t(h) * hd], pos);
       for (int h = 0; h < c_.n_head_kv; ++h) rope(&k[size_t(h) * hd], pos);
+      if (cache_) {
+        for (int h = 0; h < c_.n_head; ++h) as_query(cache_->k, &q[size_t(h) * hd]);
+        for (int h = 0; h < c_.n_head_kv; ++h) {
+          as_key(cache_->k, &k[size_t(h) * hd]);
+          as_value(cache_->v, &v[size_t(h) * hd]);
+        }
+      }
       k_[size_t(il)].push_back(k);
       v_[size_t(il)].push_back(v);
       std::vector<double> att(size_t(c_.q_dim()), 0.0);
@@ -42,9 +60,10 @@ class ReferenceForward {
         }
         double sum = 0;
         for (double& e : s) sum += (e = std::exp(e - mx));
-        for (int j = 0; j <= pos; ++j)
-          for (int i = 0; i < hd; ++i)
-            att[size_t(h * hd + i)] += s[size_t(j)] / sum * v_[size_t(il)][size_t(j)][size_t(g * hd + i)];
+        for (int j = 0; j <= pos; ++j) {
+          const double p = prob(s[size_t(j)] / sum);
+          for (int i = 0; i < hd; ++i) att[size_t(h * hd + i)] += p * v_[size_t(il)][size_t(j)][size_t(g * hd + i)];
+        }
       }
       add(x, matvec(*L.wo, att));
       xn = rms(x, *L.ffn_norm);
@@ -57,6 +76,39 @@ class ReferenceForward {
   }
 
  private:
+  // One head's row through the cache's storage: the float row stored and read back.
+  void as_key(TypeId t, double* x) const {
+    const int hd = c_.head_dim;
+    std::vector<float> f(x, x + hd), back(size_t(hd), 0.0f);
+    std::vector<uint8_t> tile(kernels::k_tile_bytes(t, hd));
+    kernels::store_k(t, hd, f.data(), tile.data(), 0);
+    kernels::load_k(t, hd, tile.data(), 0, back.data());
+    for (int i = 0; i < hd; ++i) x[i] = back[size_t(i)];
+  }
+  void as_value(TypeId t, double* x) const {
+    const int hd = c_.head_dim;
+    std::vector<float> f(x, x + hd), back(size_t(hd), 0.0f);
+    std::vector<uint8_t> row(kernels::v_row_bytes(t, hd));
+    kernels::store_v(t, hd, f.data(), row.data());
+    type_info(t).to_float(row.data(), back.data(), hd);
+    for (int i = 0; i < hd; ++i) x[i] = back[size_t(i)];
+  }
+  // A probability as an F16 V cache multiplies it (rounded to F16, as llama.cpp without flash attention).
+  double prob(double p) const {
+    if (!cache_ || cache_->v != TypeId::F16) return p;
+    return fp16_to_f32(f32_to_fp16(float(p)));
+  }
+  // The query as the K type's dot reads it: rounded to F16, or quantized to Q8_0.
+  void as_query(TypeId k_type, double* x) const {
+    const int hd = c_.head_dim;
+    std::vector<float> f(x, x + hd), back(size_t(hd), 0.0f);
+    const TypeId qt = k_type == TypeId::F16 ? TypeId::F16 : TypeId::Q8_0;
+    std::vector<uint8_t> row(row_size(qt, hd));
+    kernels::convert_activations(qt, f.data(), row.data(), hd);
+    type_info(qt).to_float(row.data(), back.data(), hd);
+    for (int i = 0; i < hd; ++i) x[i] = back[size_t(i)];
+  }
+
   static std::vector<double> row(const Tensor& t, int64_t r) {
     std::vector<float> f(size_t(t.ne[0]));
     type_info(t.type).to_float(t.row(r), f.data(), t.ne[0]);
@@ -99,6 +151,7 @@ class ReferenceForward {
 
   const Model& m_;
   const ModelConfig& c_;
+  std::optional<KvCacheType> cache_;
   std::vector<std::vector<std::vector<double>>> k_, v_;  // [layer][pos][kv_dim]
 };
 

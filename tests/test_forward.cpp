@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <new>
 
 #include "qinfer/model/model.h"
@@ -58,6 +59,43 @@ TEST(Forward, MatchesFloat64Reference) {
     const std::vector<double> want = ref.step(toks[i]);
     // F16 K/V cache and F16 attention weights (as llama.cpp) bound the error.
     EXPECT_LT(rel_max_diff(ctx.logits(0), want), 2e-3) << "position " << i;
+  }
+}
+
+// A quantized KV cache end to end on a model whose head dimension (64) takes
+// the 32-element blocks: the logits equal a float64 forward pass that stores
+// K and V through the same cache type (and feeds Q·K a Q8_0 query, as the
+// quantized dot does) within the F16-cache bound above, while they stay
+// measurably away from the float64 pass with an exact cache, which a cache
+// that silently kept F16 rows would match instead.
+TEST(Forward, QuantizedKvCacheMatchesFloat64ThroughTheSameRounding) {
+  const char* file = "golden/tiny256/tiny256-F32.gguf";
+  QINFER_REQUIRE_DATA(file);
+  auto m = load_model(test::data_path(file));
+  ASSERT_EQ(m->config.head_dim % 32, 0);
+  std::vector<int32_t> toks;
+  for (int i = 0; i < 16; ++i) toks.push_back(1 + (i * 97) % 500);
+  const KvCacheType types[] = {{TypeId::Q8_0, TypeId::Q8_0}, {TypeId::Q4_0, TypeId::Q4_0}, {TypeId::Q8_0, TypeId::F16},
+                               {TypeId::F16, TypeId::Q4_0}};
+  for (const KvCacheType& ct : types) {
+    ContextParams cp;
+    cp.n_ctx = 64;
+    cp.n_threads = 2;
+    cp.cache_type = ct;
+    Context ctx(*m, cp);
+    test::ReferenceForward same(*m, ct), exact(*m);
+    double worst = 0, off_exact = 0;
+    for (size_t i = 0; i < toks.size(); ++i) {
+      ctx.eval(&toks[i], 1, false);
+      const double d = rel_max_diff(ctx.logits(0), same.step(toks[i]));
+      worst = std::max(worst, d);
+      off_exact = std::max(off_exact, rel_max_diff(ctx.logits(0), exact.step(toks[i])));
+      EXPECT_LT(d, 2e-3) << "K " << type_info(ct.k).name << " V " << type_info(ct.v).name << " position " << i;
+    }
+    EXPECT_GT(off_exact, 4 * worst) << "K " << type_info(ct.k).name << " V " << type_info(ct.v).name
+                                    << ": as close to an exact cache as to the quantized one";
+    std::printf("K %s V %s: max rel. logit error %.2e vs the same rounding, %.2e vs an exact cache\n",
+                type_info(ct.k).name, type_info(ct.v).name, worst, off_exact);
   }
 }
 
