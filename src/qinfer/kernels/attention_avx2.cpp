@@ -215,6 +215,51 @@ struct Avx2Ops {
       for (int j = 0; j < nk; ++j) acc[d] = std::fma(s[j], vf[size_t(j) * hd + d], acc[d]);
   }
 
+  // kernels::vec_dot's AVX2 F16 arithmetic (FloatTile in simd256.inc, which
+  // repeats the AVX-512 tile's order) for 8 keys per pass, one vector lane per
+  // key: chain c_l fma-sums d ≡ l (mod 16) (the zero-padded tail adds nothing
+  // to the other chains); then hsum16's tree (c_l + c_{l+8}, then + 4, then
+  // [0]+[2], [1]+[3], then their sum) as vector adds.
+  static void qk_f16_dot(const float* qf, int hd, const uint8_t* tile, float* s) {
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* k = tile + 16 * h;  // keys 8h..8h+7 of element d at k + 32·d
+      __m256 c[16];
+      for (auto& ci : c) ci = _mm256_setzero_ps();
+      int d = 0;
+      for (; d + 16 <= hd; d += 16)
+        for (int l = 0; l < 16; ++l)
+          c[l] = _mm256_fmadd_ps(load_f16x8(k + 32 * size_t(d + l)), _mm256_set1_ps(qf[d + l]), c[l]);
+      for (int l = 0; d < hd; ++d, ++l)
+        c[l] = _mm256_fmadd_ps(load_f16x8(k + 32 * size_t(d)), _mm256_set1_ps(qf[d]), c[l]);
+      for (int l = 0; l < 8; ++l) c[l] = _mm256_add_ps(c[l], c[l + 8]);
+      for (int l = 0; l < 4; ++l) c[l] = _mm256_add_ps(c[l], c[l + 4]);
+      _mm256_storeu_ps(s + 8 * h, _mm256_add_ps(_mm256_add_ps(c[0], c[2]), _mm256_add_ps(c[1], c[3])));
+    }
+  }
+
+  // acc[d] += p_j · v_j[d] key by key, multiply then add (no fma), 64 columns in registers.
+  static void mul_add(const float* p, int nk, float* acc, const float* vf, int hd) {
+    int d = 0;
+    for (; d + 64 <= hd; d += 64) {
+      __m256 a[8];
+      for (int i = 0; i < 8; ++i) a[i] = _mm256_loadu_ps(acc + d + 8 * i);
+      for (int j = 0; j < nk; ++j) {
+        const __m256 pj = _mm256_set1_ps(p[j]);
+        const float* vr = vf + size_t(j) * hd + d;
+        for (int i = 0; i < 8; ++i) a[i] = _mm256_add_ps(a[i], _mm256_mul_ps(pj, _mm256_loadu_ps(vr + 8 * i)));
+      }
+      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(acc + d + 8 * i, a[i]);
+    }
+    for (; d + 8 <= hd; d += 8) {
+      __m256 a = _mm256_loadu_ps(acc + d);
+      for (int j = 0; j < nk; ++j)
+        a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(vf + size_t(j) * hd + d)));
+      _mm256_storeu_ps(acc + d, a);
+    }
+    for (; d < hd; ++d)
+      for (int j = 0; j < nk; ++j) acc[d] += p[j] * vf[size_t(j) * hd + d];
+  }
+
   static void finish(const float* acc, float l, int hd, float* out) {
     const float inv = 1.0f / l;
     const __m256 vi = _mm256_set1_ps(inv);

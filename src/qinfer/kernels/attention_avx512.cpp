@@ -191,6 +191,46 @@ struct Avx512Ops {
     }
   }
 
+  // kernels::vec_dot's AVX-512 F16 arithmetic (FloatTile512 in kernels_avx512.cpp)
+  // for all 16 keys: chain c_l fma-sums d ≡ l (mod 16), one lane per key (the
+  // masked tail adds nothing to the other chains); then hsum16's tree
+  // (c_l + c_{l+8}, then + 4, then [0]+[2], [1]+[3], then their sum) as vector adds.
+  static void qk_f16_dot(const float* qf, int hd, const uint8_t* tile, float* s) {
+    __m512 c[16];
+    for (auto& ci : c) ci = _mm512_setzero_ps();
+    int d = 0;
+    for (; d + 16 <= hd; d += 16)
+      for (int l = 0; l < 16; ++l)
+        c[l] = _mm512_fmadd_ps(load_f16x16(tile + 32 * size_t(d + l)), _mm512_set1_ps(qf[d + l]), c[l]);
+    for (int l = 0; d < hd; ++d, ++l)
+      c[l] = _mm512_fmadd_ps(load_f16x16(tile + 32 * size_t(d)), _mm512_set1_ps(qf[d]), c[l]);
+    for (int l = 0; l < 8; ++l) c[l] = _mm512_add_ps(c[l], c[l + 8]);
+    for (int l = 0; l < 4; ++l) c[l] = _mm512_add_ps(c[l], c[l + 4]);
+    _mm512_storeu_ps(s, _mm512_add_ps(_mm512_add_ps(c[0], c[2]), _mm512_add_ps(c[1], c[3])));
+  }
+
+  // acc[d] += p_j · v_j[d] key by key, multiply then add (no fma), 128 columns in registers.
+  static void mul_add(const float* p, int nk, float* acc, const float* vf, int hd) {
+    int d = 0;
+    for (; d + 128 <= hd; d += 128) {
+      __m512 a[8];
+      for (int i = 0; i < 8; ++i) a[i] = _mm512_loadu_ps(acc + d + 16 * i);
+      for (int j = 0; j < nk; ++j) {
+        const __m512 pj = _mm512_set1_ps(p[j]);
+        const float* vr = vf + size_t(j) * hd + d;
+        for (int i = 0; i < 8; ++i) a[i] = _mm512_add_ps(a[i], _mm512_mul_ps(pj, _mm512_loadu_ps(vr + 16 * i)));
+      }
+      for (int i = 0; i < 8; ++i) _mm512_storeu_ps(acc + d + 16 * i, a[i]);
+    }
+    for (; d < hd; d += 16) {
+      const __mmask16 k = first(hd - d);
+      __m512 a = _mm512_maskz_loadu_ps(k, acc + d);
+      for (int j = 0; j < nk; ++j)
+        a = _mm512_add_ps(a, _mm512_mul_ps(_mm512_set1_ps(p[j]), _mm512_maskz_loadu_ps(k, vf + size_t(j) * hd + d)));
+      _mm512_mask_storeu_ps(acc + d, k, a);
+    }
+  }
+
   static void finish(const float* acc, float l, int hd, float* out) {
     const __m512 inv = _mm512_set1_ps(1.0f / l);
     for (int d = 0; d < hd; d += 16) {

@@ -229,6 +229,23 @@ struct ScalarOps {
     for (int j = 0; j < nk; ++j)
       for (int d = 0; d < hd; ++d) acc[d] = std::fma(s[j], vf[size_t(j) * hd + d], acc[d]);
   }
+  // kernels::vec_dot's F16 reference (vec_dot_f16_generic): float products summed in double.
+  static void qk_f16_dot(const float* qf, int hd, const uint8_t* tile, float* s) {
+    const auto* h = reinterpret_cast<const uint16_t*>(tile);
+    for (int j = 0; j < kKeyTile; ++j) {
+      double sum = 0;
+      for (int d = 0; d < hd; ++d) sum += double(fp16_to_f32(h[d * kKeyTile + j]) * qf[d]);
+      s[j] = float(sum);
+    }
+  }
+  // No FMA (-ffp-contract=off for this file): ggml's F16-V product, multiply then add.
+  static void mul_add(const float* p, int nk, float* acc, const float* vf, int hd) {
+    for (int j = 0; j < nk; ++j) {
+      const float pj = p[j];
+      const float* v = vf + size_t(j) * hd;
+      for (int d = 0; d < hd; ++d) acc[d] += pj * v[d];
+    }
+  }
   static void finish(const float* acc, float l, int hd, float* out) {
     const float inv = 1.0f / l;
     for (int d = 0; d < hd; ++d) out[d] = acc[d] * inv;
@@ -243,14 +260,6 @@ void attention_scalar(const KvHeadView& kv, const AttentionRows& rows, void* scr
 
 size_t attention_scratch_bytes(int head_dim, int max_rows, int max_keys) {
   return attn_carve(nullptr, head_dim, std::max(1, max_rows), std::max(0, max_keys), nullptr);
-}
-
-void attention_mul_add(const float* p, int nk, float* acc, const float* vf, int hd) {
-  for (int j = 0; j < nk; ++j) {
-    const float pj = p[j];
-    const float* v = vf + size_t(j) * hd;
-    for (int d = 0; d < hd; ++d) acc[d] += pj * v[d];
-  }
 }
 
 void fill_attention_generic(KernelTable& t) { t.attention = attention_scalar; }

@@ -31,10 +31,6 @@ void fill_table_avx512vnni(KernelTable& t); // kernels_avx512vnni.cpp (int8 bloc
 void fill_attention_generic(KernelTable& t);  // attention_generic.cpp
 void fill_attention_avx2(KernelTable& t);     // attention_avx2.cpp
 void fill_attention_avx512(KernelTable& t);   // attention_avx512.cpp
-// acc[d] += p[j] · v[j][d] for j < nk, key by key, a rounded multiply then an
-// add (no FMA: attention_generic.cpp is built for the baseline ISA), the
-// arithmetic of the F16-V attention on every ISA.
-void attention_mul_add(const float* p, int nk, float* acc, const float* vf, int hd);
 
 // Scalar reference dot products (ggml's *_generic twins): per 32-block integer
 // sums scaled by d_w·d_x, accumulated in float; float types accumulate in double.
