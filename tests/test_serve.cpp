@@ -135,6 +135,51 @@ TEST(Serve, GreedyEqualsRunAloneAndEightAtOnce) {
   for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(all[i].get(), expect[i]) << prompts[i];
 }
 
+// Chat: the same prompt as `qinfer run --chat` builds (template or fallback).
+TEST(Serve, ChatGreedyEqualsRunChat) {
+  QINFER_REQUIRE_DATA(kStories);
+  const CliResult run = run_qinfer("run -m " + data_path(kStories) +
+                                   " -t 1 --temp 0 --no-stats -n 30 --chat --system 'Be kind.' -p 'Tell me a story'");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  TestServer s(stories());
+  auto c = s.client();
+  const Json j = post_json(*c, "/v1/chat/completions",
+                           {{"messages", Json::array({{{"role", "system"}, {"content", "Be kind."}},
+                                                      {{"role", "user"}, {"content", "Tell me a story"}}})},
+                            {"max_tokens", 30},
+                            {"temperature", 0}});
+  EXPECT_EQ(j["choices"][0]["message"]["content"].get<std::string>() + "\n", run.out);
+}
+
+// Greedy picks the most likely token: each token's logprob is the first of
+// its alternatives, which are sorted and are log-probabilities.
+TEST(Serve, LogprobsOfGreedyTokens) {
+  QINFER_REQUIRE_DATA(kStories);
+  TestServer s(stories());
+  auto c = s.client();
+  const Json chat = post_json(*c, "/v1/chat/completions",
+                              {{"messages", Json::array({{{"role", "user"}, {"content", "Hi"}}})},
+                               {"max_tokens", 6}, {"temperature", 0}, {"logprobs", true}, {"top_logprobs", 3}});
+  const Json& content = chat["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), chat["usage"]["completion_tokens"].get<size_t>());
+  std::string joined;
+  for (const Json& t : content) {
+    joined += t["token"].get<std::string>();
+    ASSERT_EQ(t["top_logprobs"].size(), 3u);
+    EXPECT_EQ(t["top_logprobs"][0]["token"], t["token"]);
+    EXPECT_FLOAT_EQ(t["top_logprobs"][0]["logprob"].get<float>(), t["logprob"].get<float>());
+    EXPECT_LE(t["logprob"].get<double>(), 0.0);
+    EXPECT_GE(t["top_logprobs"][1]["logprob"].get<double>(), t["top_logprobs"][2]["logprob"].get<double>());
+  }
+  EXPECT_EQ(joined, chat["choices"][0]["message"]["content"]);
+  const Json comp = post_json(*c, "/v1/completions",
+                              {{"prompt", "Once"}, {"max_tokens", 4}, {"temperature", 0}, {"logprobs", 2}});
+  const Json& lp = comp["choices"][0]["logprobs"];
+  EXPECT_EQ(lp["tokens"].size(), 4u);
+  EXPECT_EQ(lp["token_logprobs"].size(), 4u);
+  EXPECT_EQ(lp["top_logprobs"][0].size(), 2u);
+}
+
 TEST(Serve, StreamEqualsWholeAnswerWithExactUsage) {
   QINFER_REQUIRE_DATA(kStories);
   TestServer s(stories());
