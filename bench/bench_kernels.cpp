@@ -57,7 +57,7 @@ struct Data {
 };
 
 bool pin(benchmark::State& st, Isa isa) {
-  if (int(isa) > int(kernels::best_supported_isa())) {
+  if (!kernels::isa_supported(isa)) {
     st.SkipWithError("ISA not supported on this CPU");
     return false;
   }
@@ -109,7 +109,7 @@ void bm_matmul_dram(benchmark::State& st, TypeId t, Isa isa, int64_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+  for (Isa isa : kernels::all_isas())
     for (TypeId t : weight_types())
       for (int64_t n : {2048, 5632}) {
         const std::string tag = std::string(type_info(t).name) + "/" + kernels::isa_name(isa) + "/n=" + std::to_string(n);

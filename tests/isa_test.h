@@ -12,15 +12,14 @@
 
 namespace qinfer::test {
 
-inline std::vector<kernels::Isa> all_isas() {
-  return {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512};
-}
+// This build's paths (one architecture's: scalar, avx2, avx512 or scalar, neon, neon_dot).
+inline std::vector<kernels::Isa> all_isas() { return kernels::all_isas(); }
 
 class IsaTest : public ::testing::TestWithParam<kernels::Isa> {
  protected:
   void SetUp() override {
     saved_ = kernels::active_isa();
-    if (int(GetParam()) > int(kernels::best_supported_isa()))
+    if (!kernels::isa_supported(GetParam()))
       GTEST_SKIP() << kernels::isa_name(GetParam()) << " not supported on this CPU";
     kernels::set_isa(GetParam());
   }

@@ -131,8 +131,42 @@ TEST(Cli, DevicesShowsCpuAndKernelPath) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("CPU:"), std::string::npos);
   EXPECT_NE(r.out.find("kernel path:"), std::string::npos);
+  EXPECT_NE(r.out.find("kernel paths: scalar"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("RAM:"), std::string::npos);
+  // No GPU backend in this build: the GPU line says why, naming what the machine has.
+  EXPECT_NE(r.out.find("GPU: none usable: this build of qinfer has no CUDA backend; "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("backends in this build: cpu"), std::string::npos) << r.out;
   auto pinned = run_qinfer("devices", "QINFER_ISA=scalar");
   EXPECT_NE(pinned.out.find("kernel path: scalar"), std::string::npos) << pinned.out;
+}
+
+// Every command that runs the engine takes --device with the same parser and resolver.
+TEST(CliBadInput, DeviceFlagIsParsedAndResolvedTheSameEverywhere) {
+  QINFER_REQUIRE_DATA(kModel);
+  for (const std::string cmd : {"run -n 2", "perplexity", "eval", "bench -p 8 -n 4 -r 1", "optimize"}) {
+    auto bad = run_qinfer(cmd + " --device gpu0");
+    EXPECT_EQ(bad.exit_code, 2) << cmd;
+    EXPECT_NE(bad.err.find("--device gpu0: expected auto, cpu, cuda or cuda:N"), std::string::npos) << cmd << ": " << bad.err;
+    EXPECT_EQ(count_lines(bad.err), 1) << cmd << ": " << bad.err;
+    auto cuda = run_qinfer(cmd + " --device cuda:0");
+    EXPECT_EQ(cuda.exit_code, 2) << cmd;
+    EXPECT_NE(cuda.err.find("no CUDA backend"), std::string::npos) << cmd << ": " << cuda.err;
+    EXPECT_EQ(count_lines(cuda.err), 1) << cmd << ": " << cuda.err;
+  }
+  // auto asked for by name: one notice, then the CPU run.
+  auto r = run_qinfer("run -m " + model() + " -n 2 --temp 0 --no-stats --device auto");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("qinfer: --device auto: this build of qinfer has no CUDA backend"), std::string::npos) << r.err;
+}
+
+// The device and why it was chosen are stored with the run.
+TEST(Cli, BenchRecordsTheDeviceAndReason) {
+  QINFER_REQUIRE_DATA(kModel);
+  const std::string db = (scratch_dir() / "dev.db").string();
+  auto r = run_qinfer("bench -m " + model() + " -p 8 -n 0 -r 1 -t 1 --device cpu --db " + db);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto show = run_qinfer("runs --db " + db + " show 1");
+  EXPECT_NE(show.out.find("device:  cpu — asked for (--device cpu)"), std::string::npos) << show.out;
 }
 
 TEST(Cli, BenchPrintsLlamaBenchTable) {

@@ -379,11 +379,31 @@ TEST(KernelDispatch, IsaSelection) {
   const Isa saved = kernels::active_isa();
   EXPECT_NO_THROW(kernels::set_isa(Isa::Scalar));
   EXPECT_EQ(kernels::active_isa(), Isa::Scalar);
-  if (kernels::best_supported_isa() != Isa::Avx512) {
-    EXPECT_THROW(kernels::set_isa(Isa::Avx512), Error);
+  for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::NeonDot}) {
+    if (kernels::isa_supported(isa)) {
+      EXPECT_NO_THROW(kernels::set_isa(isa));
+      EXPECT_EQ(kernels::active_isa(), isa);
+    } else {
+      EXPECT_THROW(kernels::set_isa(isa), Error) << kernels::isa_name(isa);
+    }
   }
   kernels::set_isa(saved);
   EXPECT_STREQ(kernels::isa_name(Isa::Avx2), "avx2");
+  EXPECT_STREQ(kernels::isa_name(Isa::NeonDot), "neon_dot");
+  // One architecture's paths per build, scalar first; the best is the last supported one.
+  const auto& isas = kernels::all_isas();
+  ASSERT_FALSE(isas.empty());
+  EXPECT_EQ(isas.front(), Isa::Scalar);
+  Isa best = Isa::Scalar;
+  for (Isa isa : isas)
+    if (kernels::isa_supported(isa)) best = isa;
+  EXPECT_EQ(kernels::best_supported_isa(), best);
+#if defined(__x86_64__)
+  EXPECT_FALSE(kernels::isa_supported(Isa::Neon));
+#elif defined(__aarch64__)
+  EXPECT_FALSE(kernels::isa_supported(Isa::Avx2));
+  EXPECT_TRUE(kernels::isa_supported(Isa::Neon));  // baseline on ARMv8-A
+#endif
 }
 
 TEST(KernelDispatch, ClearErrorsForMissingKernels) {

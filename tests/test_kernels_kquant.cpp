@@ -353,8 +353,8 @@ TEST(KQuantReference, ScalarMatchesDequantizedDot) {
 // bsums hold the 16-code sums the k-quant dots rely on (ggml fills them too).
 TEST(KQuantReference, Q8KConversionFillsBsums) {
   const Isa saved = kernels::active_isa();
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
-    if (int(isa) > int(kernels::best_supported_isa())) continue;
+  for (Isa isa : kernels::all_isas()) {
+    if (!kernels::isa_supported(isa)) continue;
     kernels::set_isa(isa);
     for (int variant = 0; variant < int(std::size(kXPats)) + 1; ++variant) {
       const int64_t n = 1024;

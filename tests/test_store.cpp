@@ -73,6 +73,7 @@ TEST(ResultStore, RecordListGetRoundTrip) {
   {
     ResultStore db(db_path);
     RunRecord r = sample_run("Q4_0", 12.5);
+    r.device_reason = "auto: no GPU backend";
     r.model.path = model.string();
     r.model.size_bytes = 0;  // filled from the file
     id1 = db.record_run(r);
@@ -88,6 +89,8 @@ TEST(ResultStore, RecordListGetRoundTrip) {
   EXPECT_EQ(a.machine.cpu, "Test CPU");
   EXPECT_EQ(a.machine.ram_bytes, int64_t(16) << 30);
   EXPECT_EQ(nlohmann::json::parse(a.params_json)["threads"], 2);
+  EXPECT_EQ(a.device, "cpu");
+  EXPECT_EQ(a.device_reason, "auto: no GPU backend");
   ASSERT_EQ(a.metrics.size(), 2u);
   EXPECT_EQ(a.metrics[0].name, metric::kTgTps);  // insertion order kept
   EXPECT_EQ(*a.find(metric::kTgTps), 12.5);
@@ -100,6 +103,46 @@ TEST(ResultStore, RecordListGetRoundTrip) {
   const auto some = db.list({id2, id1});
   EXPECT_EQ(some[0].label, "Q8_0");
   EXPECT_THROW(db.get(999), InputError);
+}
+
+// A store written before runs carried their device (schema 1) is migrated in
+// place on the first write: its runs read back as "cpu", new runs keep theirs.
+TEST(ResultStore, SchemaOneStoresGainTheDeviceColumns) {
+  const auto db_path = (test::scratch_dir() / "v1.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+    const char* v1 = R"sql(
+CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('bench', 'eval', 'optimize')), label TEXT NOT NULL DEFAULT '',
+  model_path TEXT NOT NULL DEFAULT '', model_sha256 TEXT NOT NULL DEFAULT '', model_type TEXT NOT NULL DEFAULT '',
+  file_type TEXT NOT NULL DEFAULT '', size_bytes INTEGER NOT NULL DEFAULT 0, n_params INTEGER NOT NULL DEFAULT 0,
+  bits_per_weight REAL NOT NULL DEFAULT 0, cpu TEXT NOT NULL DEFAULT '', cores INTEGER NOT NULL DEFAULT 0,
+  ram_bytes INTEGER NOT NULL DEFAULT 0, gpu TEXT NOT NULL DEFAULT 'none', engine TEXT NOT NULL DEFAULT '',
+  engine_version TEXT NOT NULL DEFAULT '', params TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE metrics (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, name TEXT NOT NULL,
+  value REAL NOT NULL, unit TEXT NOT NULL DEFAULT '', UNIQUE (run_id, name));
+CREATE TABLE file_hashes (path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+  sha256 TEXT NOT NULL);
+INSERT INTO runs (time, kind, label) VALUES ('2026-01-01T00:00:00Z', 'bench', 'old');
+PRAGMA application_id = 1363758662; PRAGMA user_version = 1;
+)sql";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  ASSERT_EQ(1363758662, ResultStore::kApplicationId);
+  EXPECT_THROW(ResultStore(db_path, ResultStore::Mode::ReadOnly), InputError);  // needs a migration
+  ResultStore db(db_path);
+  const RunRecord old = db.get(1);
+  EXPECT_EQ(old.label, "old");
+  EXPECT_EQ(old.device, "cpu");
+  EXPECT_EQ(old.device_reason, "");
+  RunRecord r = sample_run("new", 1);
+  r.device = "cuda:0";
+  r.device_reason = "asked for";
+  const RunRecord back = db.get(db.record_run(r));
+  EXPECT_EQ(back.device, "cuda:0");
+  EXPECT_EQ(back.device_reason, "asked for");
 }
 
 TEST(ResultStore, InvalidRunsAreRejectedWithoutPartialWrites) {

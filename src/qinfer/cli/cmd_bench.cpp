@@ -28,6 +28,7 @@
 #include "qinfer/cli/flags.h"
 #include "qinfer/cli/kv_args.h"
 #include "qinfer/cli/model_args.h"
+#include "qinfer/cli/placement.h"
 #include "qinfer/cli/run_records.h"
 #include "qinfer/core/atomic_file.h"
 #include "qinfer/core/error.h"
@@ -71,14 +72,8 @@ struct BenchArgs {
   bool allow_eos = false;
   StoreArgs store;
   std::string label;
-  std::string device = "cpu";
+  PlacementArgs placement;
 };
-
-// The in-process engine runs on the CPU; other devices are named, not guessed.
-void check_device(const std::string& device) {
-  if (device != "cpu")
-    throw InputError("--device " + device + ": this build of qinfer runs on the CPU only (available: cpu)");
-}
 
 // "llama 1.1B Q4_0": architecture, size class and the dominant type.
 std::string describe(const Model& m) {
@@ -169,9 +164,24 @@ RunRecord cell_run(const std::string& label, const Model& model, const Throughpu
 }
 
 void bench(const BenchArgs& a) {
-  check_device(a.device);
+  const DeviceChoice device = choose_device(a.placement);
   const std::unique_ptr<ResultStore> store = open_results_store(a.store);
-  auto model = load_model_from_args(a.model);
+  ModelArgs margs = a.model;
+  margs.model = model_path_from_args(a.model);
+  {
+    // -c, else the longest test's context: each test sizes its own context to its depth and tokens.
+    int longest = 0, depth = 0;
+    for (int p : a.n_prompt) longest = std::max(longest, p);
+    for (int n : a.n_gen) longest = std::max(longest, n);
+    for (int d : a.n_depth) depth = std::max(depth, d);
+    const int n_ctx = a.n_ctx > 0 ? a.n_ctx : std::max(depth + longest, 16);
+    int threads = 0;
+    for (int t : a.threads) threads = std::max(threads, t);
+    LoadShape shape{n_ctx, 1, a.n_batch, threads, 1, a.kv};
+    shape.kv.kv_budget.clear();  // each test sizes its own context; the budget is for serving
+    check_memory_fits(a.placement, device, margs.model, shape);
+  }
+  auto model = load_model_from_args(margs);
   std::vector<int> threads = a.threads;
   if (threads.empty()) threads.push_back(default_thread_count());
   const std::vector<int> depths = a.n_depth.empty() ? std::vector<int>{0} : a.n_depth;
@@ -284,10 +294,12 @@ void bench(const BenchArgs& a) {
     if (t.n_depth > 0) label += " d" + std::to_string(t.n_depth);
     records.push_back(cell_run(label, *model, r, a, cell.roofline_tps));
     add_kv_metrics(records.back(), *model, cp.cache_type);
+    record_device(records.back(), device);
     if (compare) {
       RunRecord peer = cell_run(label + " (llama.cpp)", *model, peer_result(t, cell.peer), a, cell.roofline_tps);
       peer.engine = "llama.cpp";
       peer.engine_version = peer_version;
+      record_device(peer, device);
       records.push_back(std::move(peer));
     }
   }
@@ -337,6 +349,7 @@ void serve_bench(const BenchArgs& a, bool reps_given) {
   const int n_prompts = a.num_requests * cfg.repetitions + a.warmup;
 
   std::unique_ptr<Model> model;
+  DeviceChoice device;
   std::unique_ptr<bench::BenchTarget> target;
   bench::EngineTarget* engine = nullptr;
   std::vector<bench::BenchPrompt> prompts;
@@ -355,8 +368,17 @@ void serve_bench(const BenchArgs& a, bool reps_given) {
     if (prompts.empty()) prompts = bench::synthetic_text_prompts(n_prompts, a.input_len, a.max_tokens, a.seed);
   } else {
     if (a.threads.size() > 1) throw InputError("serving mode takes one --threads value (per slot)");
-    check_device(a.device);
-    model = load_model_from_args(a.model);
+    device = choose_device(a.placement);
+    ModelArgs margs = a.model;
+    margs.model = model_path_from_args(a.model);
+    const int n_ctx = a.n_ctx > 0 ? a.n_ctx : a.dataset.empty() ? std::max(a.input_len + a.max_tokens + 1, 16) : 0;
+    // Sequences batched at once: --slots, else every request the sweep keeps in flight.
+    int most = 0;
+    for (int c : a.concurrency) most = std::max(most, c);
+    const int max_seqs = a.slots > 0 ? a.slots : most > 0 ? most : a.num_requests;
+    check_memory_fits(a.placement, device, margs.model,
+                      {n_ctx, max_seqs, EngineParams{}.prefill_chunk, a.threads.empty() ? 0 : a.threads[0], 1, a.kv});
+    model = load_model_from_args(margs);
     const Tokenizer& tok = *model->tokenizer;
     if (prompts.empty()) {
       std::vector<int32_t> avoid;  // control, unknown and unused tokens make odd prompts
@@ -371,10 +393,7 @@ void serve_bench(const BenchArgs& a, bool reps_given) {
     bench::EngineTargetOptions eo;
     EngineParams& ep = eo.engine;
     ep.n_threads = a.threads.empty() ? 0 : a.threads[0];  // one engine: all physical cores by default
-    // Sequences batched at once: --slots, else every request the sweep keeps in flight.
-    int most = 0;
-    for (int c : a.concurrency) most = std::max(most, c);
-    ep.max_seqs = a.slots > 0 ? a.slots : most > 0 ? most : a.num_requests;
+    ep.max_seqs = max_seqs;
     if (a.n_ctx > 0)
       ep.n_ctx = a.n_ctx;
     else if (a.dataset.empty())
@@ -432,8 +451,16 @@ void serve_bench(const BenchArgs& a, bool reps_given) {
     write_file_atomically(a.output_path, is_csv(a.output_path) ? bench::to_csv(results) : results_json(results));
   // One stored run per concurrency level: the report charts throughput against it.
   const std::string label = a.label.empty() ? (model ? run_label(a, model->path) : a.model.model) : a.label;
-  for (const bench::ServeResult& r : results)
-    record_and_say(store.get(), serving_run(label, r, model.get(), a.model.model, a.endpoint));
+  for (const bench::ServeResult& r : results) {
+    RunRecord run = serving_run(label, r, model.get(), a.model.model, a.endpoint);
+    if (model) {
+      record_device(run, device);
+    } else {
+      run.device = "endpoint";
+      run.device_reason = "the server at --endpoint chose its own";
+    }
+    record_and_say(store.get(), run);
+  }
 }
 
 }  // namespace
@@ -458,7 +485,7 @@ void define_bench(CLI::App& cmd) {
   cmd.add_option("-b,--batch-size", a->n_batch, "prompt tokens per forward pass")->capture_default_str()->check(Allowed::ints(1));
   cmd.add_option("-o,--output", a->output_path, "also write the results to FILE: CSV when it ends in .csv, else JSON");
   cmd.add_option("--json", a->json_path, "also write the results as JSON (as -o)");
-  cmd.add_option("--device", a->device, "where the in-process engine runs")->capture_default_str();
+  add_placement_args(cmd, a->placement);
   add_store_args(cmd, a->store);
   cmd.add_option("--label", a->label, "configuration name in the store and report (default: the model's name)");
   // Serving mode (vLLM bench serve's metrics).

@@ -5,6 +5,7 @@
 #include "qinfer/core/cpu_info.h"
 #include "qinfer/core/machine.h"
 #include "qinfer/kernels/kernels.h"
+#include "qinfer/runtime/device.h"
 
 namespace qinfer::cli {
 
@@ -18,11 +19,17 @@ void define_devices(CLI::App& cmd) {
     std::printf("  SIMD: ");
     for (const auto& [name, present] : cpu.features) std::printf(" %s%s", present ? "+" : "-", name.c_str());
     std::printf("\n");
+    std::printf("  kernel paths:");
+    for (kernels::Isa isa : kernels::all_isas())
+      if (kernels::isa_supported(isa)) std::printf(" %s", kernels::isa_name(isa));
+    std::printf("\n");
     const kernels::Isa best = kernels::best_supported_isa();
     const kernels::Isa used = kernels::active_isa();
     std::printf("  kernel path: %s%s\n", kernels::isa_name(used),
                 used == best ? " (best available)" : " (pinned by QINFER_ISA)");
-    std::printf("GPU: %s (this build has no CUDA backend; running on the CPU)\n", detect_gpus().c_str());
+    // Only the CPU backend is compiled in; say what the machine has instead.
+    std::printf("GPU: none usable: %s\n", no_gpu_reason(probe_gpus()).c_str());
+    std::printf("backends in this build: %s\n", available_backends());
   });
 }
 

@@ -12,6 +12,7 @@
 #include "qinfer/cli/kv_args.h"
 #include "qinfer/cli/model_args.h"
 #include "qinfer/cli/perplexity_args.h"
+#include "qinfer/cli/placement.h"
 #include "qinfer/cli/run_records.h"
 #include "qinfer/core/error.h"
 #include "qinfer/quant/type_registry.h"
@@ -34,10 +35,12 @@ struct EvalArgs {
   int gen_tokens = 48;
   StoreArgs store;
   std::string label;
+  PlacementArgs placement;
 };
 
 void eval_cmd(const EvalArgs& a) {
   if (a.tasks >= 0 && a.hellaswag.empty()) throw InputError("--tasks needs --hellaswag FILE");
+  const DeviceChoice device = choose_device(a.placement);
   // Open the store first: a bad database should fail before minutes of work.
   const std::unique_ptr<ResultStore> store = open_results_store(a.store);
   std::vector<HellaswagTask> hs_tasks;
@@ -49,10 +52,20 @@ void eval_cmd(const EvalArgs& a) {
   PerplexityJob job;
   if (do_ppl) job = perplexity_job(a.ppl, a.model.threads, stdout);
 
-  auto model = load_model_from_args(a.model);
   apply_kv_args(a.kv, job);
+  ModelArgs margs = a.model;
+  margs.model = model_path_from_args(a.model);
+  {
+    const int n_ctx = do_ppl ? job.n_ctx : a.ppl.n_ctx;
+    // Perplexity keeps the logits of a whole chunk.
+    LoadShape shape{n_ctx, 1, std::min(a.ppl.n_batch, n_ctx), a.model.threads, do_ppl ? n_ctx : 1, a.kv};
+    shape.kv.kv_budget.clear();  // eval takes no --kv-budget
+    check_memory_fits(a.placement, device, margs.model, shape);
+  }
+  auto model = load_model_from_args(margs);
   RunRecord run = new_run_record("eval", a.label.empty() ? std::filesystem::path(model->path).stem().string() : a.label,
                                  *model);
+  record_device(run, device);
   nlohmann::json params = {{"cache_type_k", type_info(job.cache_type.k).name},
                            {"cache_type_v", type_info(job.cache_type.v).name}};
   add_kv_metrics(run, *model, job.cache_type);
@@ -121,6 +134,7 @@ void define_eval(CLI::App& cmd) {
   cmd.add_option("--gen-tokens", a->gen_tokens, "tokens per continuation")->capture_default_str()->check(Allowed::ints(1, 4096));
   add_store_args(cmd, a->store);
   cmd.add_option("--label", a->label, "configuration name in the store and report (default: the model file's name)");
+  add_placement_args(cmd, a->placement);
   cmd.callback([a] { eval_cmd(*a); });
 }
 

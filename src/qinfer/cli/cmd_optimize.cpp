@@ -2,6 +2,7 @@
 // measures each (speed, memory, quality vs the baseline), prints the
 // comparison table, records every variant in the results store and writes
 // the report.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include "qinfer/cli/commands.h"
 #include "qinfer/cli/flags.h"
 #include "qinfer/cli/model_args.h"
+#include "qinfer/cli/placement.h"
 #include "qinfer/cli/run_records.h"
 #include "qinfer/core/error.h"
 #include "qinfer/eval/samples.h"
@@ -27,6 +29,7 @@ struct OptimizeArgs {
   OptimizeParams params;
   std::string sample_prompts_file;
   StoreArgs store;
+  PlacementArgs placement;
 };
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -39,10 +42,18 @@ std::vector<std::string> split_list(const std::string& s) {
 }
 
 void optimize_cmd(OptimizeArgs& a) {
+  const DeviceChoice device = choose_device(a.placement);
   OptimizeParams& p = a.params;
   ModelArgs model;
   model.model = a.model;
   p.model_path = model_path_from_args(model);
+  {
+    // The baseline is the largest model the job loads; its longest context is a bench test's or a chunk.
+    const int n_ctx = std::max({p.n_ctx, p.n_prompt, p.n_gen, 16});
+    check_memory_fits(a.placement, device, p.model_path, {n_ctx, 1, 512, p.threads, p.n_ctx, {}});
+  }
+  p.device = device.name;
+  p.device_reason = device.reason;
   p.types = a.types.empty() ? default_optimize_types() : split_list(a.types);
   p.eval_text = text_path_or_default(p.eval_text, "--eval-text");
   if (p.eval_text.empty()) throw InputError("no evaluation text found: pass --eval-text FILE");
@@ -92,6 +103,7 @@ void define_optimize(CLI::App& cmd) {
   cmd.add_option("--price-per-hour", a->params.price_per_hour, "USD per hour of this machine, for the cost per 1M tokens")
       ->check(Allowed::reals(0));
   add_store_args(cmd, a->store);
+  add_placement_args(cmd, a->placement);
   cmd.callback([a] { optimize_cmd(*a); });
 }
 

@@ -6,6 +6,7 @@
 #include "qinfer/cli/flags.h"
 #include "qinfer/cli/kv_args.h"
 #include "qinfer/cli/model_args.h"
+#include "qinfer/cli/placement.h"
 #include "qinfer/core/error.h"
 #include "qinfer/core/read_file.h"
 #include "qinfer/core/warn.h"
@@ -30,6 +31,7 @@ struct RunArgs {
   bool verbose_prompt = false;
   bool quiet_stats = false;
   SamplerParams sampling;
+  PlacementArgs placement;
 };
 
 // Holds back an incomplete UTF-8 sequence so a character split across tokens
@@ -64,7 +66,11 @@ class Utf8Out {
 };
 
 void run(const RunArgs& a) {
-  auto model = load_model_from_args(a.model);
+  const DeviceChoice device = choose_device(a.placement);
+  ModelArgs margs = a.model;
+  margs.model = model_path_from_args(a.model);
+  check_memory_fits(a.placement, device, margs.model, {a.n_ctx, 1, a.n_batch, a.model.threads, 1, a.kv});
+  auto model = load_model_from_args(margs);
   const Tokenizer& tok = *model->tokenizer;
   std::string text = a.prompt_file.empty() ? a.prompt : read_whole_file(a.prompt_file);
   bool parse_special = false;
@@ -161,6 +167,7 @@ void define_run(CLI::App& cmd) {
   cmd.add_option("--chat-template", a->chat_template_file, "Jinja chat template file to use instead of the model's (implies --chat)");
   cmd.add_flag("--verbose-prompt", a->verbose_prompt, "print the prompt token ids");
   cmd.add_flag("--no-stats", a->quiet_stats, "do not print timings");
+  add_placement_args(cmd, a->placement);
   cmd.callback([a] { run(*a); });
 }
 

@@ -69,6 +69,7 @@ void show_cmd(const RunsArgs& a) {
   std::printf("  machine: %s, %d cores, %.1f GiB RAM, GPU: %s\n", r.machine.cpu.c_str(), r.machine.cores,
               double(r.machine.ram_bytes) / double(1 << 30), r.machine.gpu.c_str());
   std::printf("  engine:  %s %s\n", r.engine.c_str(), r.engine_version.c_str());
+  std::printf("  device:  %s%s%s\n", r.device.c_str(), r.device_reason.empty() ? "" : " — ", r.device_reason.c_str());
   std::printf("  params:  %s\n", r.params_json.c_str());
   std::printf("  metrics:\n");
   for (const Metric& m : r.metrics) std::printf("    %-22s %16s %s\n", m.name.c_str(), num(m.value).c_str(), m.unit.c_str());

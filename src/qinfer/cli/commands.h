@@ -21,6 +21,7 @@ void define_report(CLI::App& cmd);
 void define_convert(CLI::App& cmd);
 void define_chat_template(CLI::App& cmd);
 void define_serve(CLI::App& cmd);
+void define_plan(CLI::App& cmd);
 
 struct CommandSpec {
   const char* name;
@@ -34,6 +35,7 @@ inline const CommandSpec kCommands[] = {
     {"tokenize", "print the tokens of a text", define_tokenize},
     {"perplexity", "perplexity of a text, as llama.cpp's llama-perplexity computes it", define_perplexity},
     {"devices", "list compute devices and the kernel path in use", define_devices},
+    {"plan", "memory a load needs (weights, KV, buffers) against what is available; what fits if not", define_plan},
     {"bench", "pp/tg throughput (llama-bench style), or serving latency/throughput of the engine or an endpoint (vLLM style)", define_bench},
     {"create", "write a random-weight model of a named shape (tinyllama-1.1b, qwen2-0.5b, ...) as GGUF", define_create},
     {"quantize", "GGUF model -> quantized GGUF (llama-quantize's types, mixes and bytes)", define_quantize},

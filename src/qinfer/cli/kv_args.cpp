@@ -1,10 +1,8 @@
 #include "qinfer/cli/kv_args.h"
 
-#include <cctype>
 #include <cstdio>
 
 #include "qinfer/cli/flags.h"
-#include "qinfer/core/ascii.h"
 #include "qinfer/core/error.h"
 #include "qinfer/quant/type_registry.h"
 
@@ -19,23 +17,7 @@ KvCacheType KvArgs::type() const {
 }
 
 int64_t KvArgs::budget_tokens(size_t bytes_per_token) const {
-  if (kv_budget.empty()) return 0;
-  const std::string& s = kv_budget;
-  size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  const std::string unit = ascii_lower(s.substr(i));
-  const int64_t scale = unit.empty() ? 0
-                        : unit == "b" ? 1
-                        : unit == "k" || unit == "kb" || unit == "kib" ? int64_t(1) << 10
-                        : unit == "m" || unit == "mb" || unit == "mib" ? int64_t(1) << 20
-                        : unit == "g" || unit == "gb" || unit == "gib" ? int64_t(1) << 30
-                        : -1;
-  if (i == 0 || i > 12 || scale < 0)
-    throw InputError("--kv-budget " + s + ": expected tokens (8192) or bytes with a unit (512M, 2GiB)");
-  const int64_t n = std::stoll(s.substr(0, i));
-  const int64_t tokens = scale == 0 ? n : n * scale / int64_t(bytes_per_token);
-  if (tokens < 1) throw InputError("--kv-budget " + s + " holds less than one token of KV cache");
-  return tokens;
+  return parse_kv_budget_tokens(kv_budget, bytes_per_token);
 }
 
 void add_kv_args(CLI::App& cmd, KvArgs& a, bool with_budget, bool with_chunk) {
@@ -70,6 +52,13 @@ void apply_kv_args(const KvArgs& a, PerplexityJob& job) {
   job.cache_type = a.type();
   job.kv_block = a.kv_block;
   if (a.prefill_chunk > 0) job.n_batch = a.prefill_chunk;
+}
+
+void apply_kv_args(const KvArgs& a, PlanRequest& r) {
+  r.cache_type = a.type();
+  r.kv_block = a.kv_block;
+  r.kv_budget = a.kv_budget;
+  if (a.prefill_chunk > 0) r.n_batch = a.prefill_chunk;
 }
 
 std::string describe_kv(const Model& model, KvCacheType type, int block) {

@@ -8,6 +8,7 @@
 
 #include "qinfer/eval/perplexity_job.h"
 #include "qinfer/model/model.h"
+#include "qinfer/plan/memory_plan.h"
 #include "qinfer/runtime/context.h"
 #include "qinfer/runtime/engine.h"
 #include "qinfer/store/run_record.h"
@@ -40,6 +41,8 @@ void add_kv_args(CLI::App& cmd, KvArgs& args, bool with_budget = true, bool with
 void apply_kv_args(const KvArgs& args, const Model& model, ContextParams& cp);
 void apply_kv_args(const KvArgs& args, const Model& model, EngineParams& ep);
 void apply_kv_args(const KvArgs& args, PerplexityJob& job);
+// The same choices for the memory plan (the budget stays text: the plan converts it per model).
+void apply_kv_args(const KvArgs& args, PlanRequest& plan);
 
 // "KV cache: q8_0 K, q8_0 V, 16-token blocks: 8704 B/token (53.1% of f16, -46.9%)".
 std::string describe_kv(const Model& model, KvCacheType type, int block);

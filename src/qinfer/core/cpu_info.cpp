@@ -1,4 +1,5 @@
 #include "qinfer/core/cpu_info.h"
+#include "qinfer/core/arm_features.h"
 #include "qinfer/core/x86_features.h"
 
 #include <unistd.h>
@@ -52,7 +53,7 @@ CpuInfo detect_cpu() {
   info.physical_cores = cores.empty() ? info.logical_cores : int(cores.size());
   info.ram_total_bytes = meminfo_kb("MemTotal") * 1024;
   info.ram_available_bytes = meminfo_kb("MemAvailable") * 1024;
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
   const X86Features& x = x86_features();
   info.features = {
       {"SSE4.2", x.sse42},         {"AVX", x.avx},           {"AVX2", x.avx2},
@@ -61,7 +62,10 @@ CpuInfo detect_cpu() {
       {"AVX-512 BF16", x.avx512bf16}, {"AVX-VNNI", x.avxvnni},
   };
 #elif defined(__aarch64__)
-  info.features = {{"NEON", true}};
+  const ArmFeatures& a = arm_features();
+  info.features = {{"NEON", a.asimd},       {"FP16", a.fphp && a.asimdhp}, {"DOTPROD", a.dotprod},
+                   {"I8MM", a.i8mm},        {"SVE", a.sve}};
+  if (info.model.empty()) info.model = "ARMv8 (aarch64)";
 #endif
   return info;
 }

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace qinfer {
 
@@ -17,9 +18,19 @@ struct MachineInfo {
 // This machine, as `qinfer devices` sees it.
 MachineInfo detect_machine();
 
-// NVIDIA GPUs by model name, comma-separated, from the driver's
-// /proc/driver/nvidia/gpus/*/information; "none" without the driver (no CUDA
-// GPU qinfer could use).
-std::string detect_gpus();
+// What the machine says about GPUs, without any GPU library: NVIDIA's kernel
+// driver lists each GPU under /proc/driver/nvidia/gpus/<bus>/information.
+// Used to say truthfully why no GPU is used (this build has no CUDA backend).
+struct GpuProbe {
+  std::vector<std::string> nvidia_gpus;  // model names reported by the driver, in bus order
+  std::string driver_version;            // from /proc/driver/nvidia/version, "" without a driver
+  bool driver_loaded = false;            // /proc/driver/nvidia exists
+};
+
+// Reads `proc_root`/driver/nvidia (proc_root is "/proc" except in tests).
+GpuProbe probe_gpus(const std::string& proc_root = "/proc");
+
+// "NVIDIA A100-SXM4-40GB, Tesla T4" or "none".
+std::string gpu_names(const GpuProbe& probe);
 
 }  // namespace qinfer

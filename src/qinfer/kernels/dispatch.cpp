@@ -1,6 +1,7 @@
 // ISA selection and the public kernel entry points: one table of function
 // pointers per ISA, built once; the active one is picked at start-up from the
-// CPU's features (or QINFER_ISA) and read lock-free on every call.
+// CPU's features (or QINFER_ISA) and read lock-free on every call. The ISAs of
+// this build's architecture are rows of kIsas; adding a path is one row.
 #include <atomic>
 #include <cstdlib>
 #include <string>
@@ -16,36 +17,67 @@ namespace qinfer::kernels {
 
 namespace {
 
-bool supported(Isa isa) {
-  const X86Features& x = x86_features();
-  switch (isa) {
-    case Isa::Scalar: return true;
-    case Isa::Avx2: return x.avx2 && x.fma && x.f16c && x.bmi2;
-    case Isa::Avx512: return supported(Isa::Avx2) && x.avx512f && x.avx512bw && x.avx512vl && x.avx512dq;
-  }
-  return false;
+constexpr const char* kIsaNames[kIsaCount] = {"scalar", "avx2", "avx512", "neon", "neon_dot"};
+
+struct IsaSpec {
+  Isa isa;
+  Isa base;                           // whose table this one starts from
+  bool (*cpu_has)();                  // the CPU (and OS) support it
+  void (*fill)(KernelTable&);         // its kernels over the base's
+};
+
+bool always() { return true; }
+void fill_scalar(KernelTable& t) {
+  fill_table_generic(t);
+  fill_table_bnb_generic(t);
+  fill_attention_generic(t);
 }
 
-bool has_vnni() { return supported(Isa::Avx512) && x86_features().avx512vnni; }
+#if defined(__x86_64__)
+bool has_avx2() {
+  const X86Features& x = x86_features();
+  return x.avx2 && x.fma && x.f16c && x.bmi2;
+}
+bool has_avx512() {
+  const X86Features& x = x86_features();
+  return has_avx2() && x.avx512f && x.avx512bw && x.avx512vl && x.avx512dq;
+}
+void fill_avx2(KernelTable& t) {
+  fill_table_avx2(t);
+  fill_table_bnb_avx2(t);
+  fill_attention_avx2(t);
+}
+// The avx512 path uses VNNI's dot instructions for the int8 block types when present.
+void fill_avx512(KernelTable& t) {
+  fill_table_avx512(t);
+  fill_table_bnb_avx512(t);
+  fill_attention_avx512(t);
+  if (x86_features().avx512vnni) fill_table_avx512vnni(t);
+}
+const IsaSpec kIsas[] = {
+    {Isa::Scalar, Isa::Scalar, always, fill_scalar},
+    {Isa::Avx2, Isa::Scalar, has_avx2, fill_avx2},
+    {Isa::Avx512, Isa::Avx2, has_avx512, fill_avx512},
+};
+#else
+const IsaSpec kIsas[] = {
+    {Isa::Scalar, Isa::Scalar, always, fill_scalar},
+};
+#endif
+
+const IsaSpec* spec(Isa isa) {
+  for (const IsaSpec& s : kIsas)
+    if (s.isa == isa) return &s;
+  return nullptr;
+}
 
 struct Tables {
-  KernelTable t[3];
+  KernelTable t[kIsaCount];
   Tables() {
-    fill_table_generic(t[0]);
-    fill_table_bnb_generic(t[0]);
-    fill_attention_generic(t[0]);
-    if (supported(Isa::Avx2)) {
-      t[1] = t[0];
-      fill_table_avx2(t[1]);
-      fill_table_bnb_avx2(t[1]);
-      fill_attention_avx2(t[1]);
-    }
-    if (supported(Isa::Avx512)) {
-      t[2] = t[1];
-      fill_table_avx512(t[2]);
-      fill_table_bnb_avx512(t[2]);
-      fill_attention_avx512(t[2]);
-      if (has_vnni()) fill_table_avx512vnni(t[2]);
+    for (const IsaSpec& s : kIsas) {  // bases come first in kIsas
+      if (!s.cpu_has()) continue;
+      if (s.isa != s.base) t[int(s.isa)] = t[int(s.base)];
+      s.fill(t[int(s.isa)]);
     }
   }
 };
@@ -55,13 +87,11 @@ const Tables& tables() {
   return tables;
 }
 
-constexpr Isa kAllIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512};
-
-// "scalar, avx2, avx512"; only those this CPU runs when `supported_only`.
+// "scalar, avx2, avx512": this build's paths; only those this CPU runs when `supported_only`.
 std::string isa_list(bool supported_only) {
   std::string s;
-  for (Isa i : kAllIsas)
-    if (!supported_only || supported(i)) s += (s.empty() ? "" : ", ") + std::string(isa_name(i));
+  for (const IsaSpec& i : kIsas)
+    if (!supported_only || i.cpu_has()) s += (s.empty() ? "" : ", ") + std::string(kIsaNames[int(i.isa)]);
   return s;
 }
 
@@ -72,11 +102,11 @@ Isa initial_isa() {
   const char* env = std::getenv("QINFER_ISA");
   if (!env || !*env) return best_supported_isa();
   const std::string want = env;
-  for (Isa i : kAllIsas) {
-    if (want != isa_name(i)) continue;
-    if (!supported(i))
+  for (const IsaSpec& i : kIsas) {
+    if (want != kIsaNames[int(i.isa)]) continue;
+    if (!i.cpu_has())
       throw InputError("QINFER_ISA=" + want + ": this CPU cannot run that kernel path (it runs: " + isa_list(true) + ")");
-    return i;
+    return i.isa;
   }
   throw InputError("QINFER_ISA=" + want + ": unknown kernel path (known: " + isa_list(false) + ")");
 }
@@ -103,24 +133,36 @@ const KernelTable& table() { return *active().table.load(std::memory_order_acqui
 }  // namespace
 
 const char* isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::Scalar: return "scalar";
-    case Isa::Avx2: return "avx2";
-    case Isa::Avx512: return "avx512";
-  }
-  return "?";
+  const int i = int(isa);
+  return i >= 0 && i < kIsaCount ? kIsaNames[i] : "?";
+}
+
+const std::vector<Isa>& all_isas() {
+  static const std::vector<Isa> isas = [] {
+    std::vector<Isa> v;
+    for (const IsaSpec& s : kIsas) v.push_back(s.isa);
+    return v;
+  }();
+  return isas;
+}
+
+bool isa_supported(Isa isa) {
+  const IsaSpec* s = spec(isa);
+  return s && s->cpu_has();
 }
 
 Isa best_supported_isa() {
-  if (supported(Isa::Avx512)) return Isa::Avx512;
-  if (supported(Isa::Avx2)) return Isa::Avx2;
-  return Isa::Scalar;
+  Isa best = Isa::Scalar;
+  for (const IsaSpec& s : kIsas)
+    if (s.cpu_has()) best = s.isa;
+  return best;
 }
 
 Isa active_isa() { return active().isa.load(std::memory_order_acquire); }
 
 void set_isa(Isa isa) {
-  if (!supported(isa)) throw Error(std::string("ISA ") + isa_name(isa) + " is not supported on this CPU");
+  if (!isa_supported(isa))
+    throw Error(std::string("ISA ") + isa_name(isa) + " is not supported on this CPU or not in this build");
   active().table.store(&tables().t[int(isa)], std::memory_order_release);
   active().isa.store(isa, std::memory_order_release);
 }

@@ -1,6 +1,7 @@
 // Internal: the per-ISA table of kernel function pointers behind kernels.h.
-// Each ISA's file fills the entries it implements on top of the previous ISA's
-// table (scalar -> avx2 -> avx512), so a missing fast path falls back cleanly.
+// Each ISA's file fills the entries it implements on top of its base ISA's
+// table (scalar -> avx2 -> avx512 on x86-64, scalar -> neon -> neon_dot on
+// aarch64), so a missing fast path falls back cleanly.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +29,8 @@ void fill_table_generic(KernelTable& t);
 void fill_table_avx2(KernelTable& t);       // kernels_avx2.cpp
 void fill_table_avx512(KernelTable& t);     // kernels_avx512.cpp (float types)
 void fill_table_avx512vnni(KernelTable& t); // kernels_avx512vnni.cpp (int8 block types)
+void fill_table_neon(KernelTable& t);       // kernels_neon.cpp (ARMv8.0 NEON + FP16 conversions)
+void fill_table_neon_dot(KernelTable& t);   // kernels_neon_dot.cpp (int8 block types with SDOT)
 void fill_attention_generic(KernelTable& t);  // attention_generic.cpp
 void fill_attention_avx2(KernelTable& t);     // attention_avx2.cpp
 void fill_attention_avx512(KernelTable& t);   // attention_avx512.cpp

@@ -1,17 +1,27 @@
 // CPU kernels behind one dispatch table, chosen once at start-up from the CPU's
-// features (QINFER_ISA=scalar|avx2|avx512 pins a path for tests and benchmarks).
-// Model code calls only these entry points; it never touches intrinsics.
+// features (QINFER_ISA=scalar|avx2|avx512|neon|neon_dot pins a path for tests
+// and benchmarks). Model code calls only these entry points; it never touches
+// intrinsics. One binary per architecture: x86-64 builds carry the AVX paths,
+// aarch64 builds the NEON ones, and each picks at run time within its own.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "qinfer/quant/type_id.h"
 
 namespace qinfer::kernels {
 
-enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+// Append only (tests and results name them).
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3, NeonDot = 4 };
+inline constexpr int kIsaCount = 5;
 
 const char* isa_name(Isa isa);
+// Every path compiled into this build, scalar first, in order of preference
+// (later is better when supported).
+const std::vector<Isa>& all_isas();
+// Compiled in and supported by this CPU.
+bool isa_supported(Isa isa);
 // Best ISA this CPU supports (ignoring QINFER_ISA).
 Isa best_supported_isa();
 // The ISA in use: QINFER_ISA if set, else the best one. Throws InputError

@@ -44,6 +44,8 @@ const std::vector<ModelConfig>& model_presets() {
       shape("stories260k", "llama", 512, 512, 64, 172, 5, 8, 4, 10000.0f, 1e-5f, true),
       shape("stories15m", "llama", 32000, 256, 288, 768, 6, 6, 6, 10000.0f, 1e-5f, true),
       shape("tinyllama-1.1b", "llama", 32000, 2048, 2048, 5632, 22, 32, 4, 10000.0f, 1e-5f, false),
+      // TinyLlama's structure (32000 vocabulary, untied classifier, 8 query heads per KV head) at test size.
+      shape("tinyllama-mini", "llama", 32000, 2048, 256, 768, 4, 8, 1, 10000.0f, 1e-5f, false),
       shape("llama2-7b", "llama", 32000, 4096, 4096, 11008, 32, 32, 32, 10000.0f, 1e-5f, false),
       shape("qwen2-0.5b", "qwen2", 151936, 32768, 896, 4864, 24, 14, 2, 1000000.0f, 1e-6f, true),
   };

@@ -23,6 +23,8 @@ struct OptimizeParams {
   std::vector<std::string> sample_prompts;  // greedy continuations shown side by side
   int sample_tokens = 48;
   double price_per_hour = 0;         // for the report's cost per 1M tokens; 0: none
+  std::string device = "cpu";        // recorded with each run: where it ran (--device, resolved)
+  std::string device_reason;         // and why
 };
 
 // Default quantization matrix when --types is not given.

@@ -123,6 +123,8 @@ RunRecord optimize_run(const VariantResult& v, const OptimizeParams& p) {
   m.n_params = v.n_params;
   m.bits_per_weight = v.bits_per_weight;
   RunRecord run = new_run_record("optimize", v.label, m);
+  run.device = p.device;
+  run.device_reason = p.device_reason;
   add_throughput_metrics(run, true, v.pp_tps, v.pp_tps_sd);
   add_throughput_metrics(run, false, v.tg_tps, v.tg_tps_sd);
   add_memory_metrics(run, v.model_bytes, v.kv_bytes, v.peak_rss_bytes);

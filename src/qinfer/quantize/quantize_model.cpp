@@ -205,6 +205,19 @@ void set_last(GgufWriter& w, const std::string& key, GgufValue v) {
 
 }  // namespace
 
+uint64_t quantized_tensor_bytes(const GgufFile& in, const std::string& type) {
+  QuantizeParams qp;
+  qp.type = type;
+  qp.allow_requantize = true;  // sizes only: what the types would be
+  int n_fallback = 0;
+  uint64_t bytes = 0;
+  for (const PlannedTensor& p : plan(in, qp, parse_file_type(type), nullptr, &n_fallback)) {
+    const GgufTensorInfo& t = *p.info;
+    bytes += p.choice.convert ? row_size(p.choice.type, t.ne[0]) * uint64_t(t.n_elements() / t.ne[0]) : t.nbytes;
+  }
+  return bytes;
+}
+
 QuantizeSummary quantize_model(const QuantizeParams& qp, const QuantizeProgressFn& progress,
                                const CalibrationProgressFn& calibration_progress) {
   const auto t_start = Clock::now();

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "qinfer/formats/gguf.h"
 #include "qinfer/quant/type_id.h"
 #include "qinfer/quantize/calibrated.h"
 
@@ -69,5 +70,10 @@ using QuantizeProgressFn = std::function<void(const QuantizeProgress&)>;
 // output path is then untouched and no temporary file is left behind.
 QuantizeSummary quantize_model(const QuantizeParams& params, const QuantizeProgressFn& progress = {},
                                const CalibrationProgressFn& calibration_progress = {});
+
+// Bytes of tensor data quantize_model would write for `type` (llama-quantize's
+// name) with default options: the tensor policy's per-tensor types and the
+// registry's row sizes, from the tensor infos alone (no weight is read).
+uint64_t quantized_tensor_bytes(const GgufFile& in, const std::string& type);
 
 }  // namespace qinfer

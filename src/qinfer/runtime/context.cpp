@@ -3,16 +3,16 @@
 #include <algorithm>
 
 #include "qinfer/core/error.h"
+#include "qinfer/core/threads.h"
 #include "qinfer/runtime/context_checks.h"
 
 namespace qinfer {
 
 namespace {
 
-int context_size(const Model& model, const ContextParams& p) {
-  const int n = p.n_ctx > 0 ? p.n_ctx : std::min(model.config.n_ctx_train, 4096);
+int context_size(const ModelConfig& c, const ContextParams& p) {
+  const int n = p.n_ctx > 0 ? p.n_ctx : std::min(c.n_ctx_train, 4096);
   if (n <= 0 || n > (1 << 22)) throw InputError("context size " + std::to_string(n) + " is invalid");
-  if (n > model.config.n_ctx_train) warn_context_beyond_training(n, model.config.n_ctx_train);
   if (p.kv_budget_tokens > 0 && p.kv_budget_tokens < n)
     throw InputError("a context of " + std::to_string(n) + " tokens does not fit --kv-budget of " +
                      std::to_string(p.kv_budget_tokens) + " tokens (lower -c or raise the budget)");
@@ -39,12 +39,29 @@ int blocks_for(int n_ctx, int block) {
 
 }  // namespace
 
+RuntimeMemory Context::memory(const ModelConfig& c, const ContextParams& params, int logits_rows) {
+  RuntimeMemory m;
+  m.n_ctx = context_size(c, params);
+  const ForwardParams fp = forward_params(params, m.n_ctx);
+  m.max_tokens = fp.max_tokens;
+  m.n_threads = resolve_thread_count(params.n_threads);
+  m.kv_block = params.kv_block;
+  m.kv_blocks = blocks_for(m.n_ctx, params.kv_block);
+  m.kv_bytes_per_token = qinfer::kv_bytes_per_token(c, params.cache_type);
+  m.kv_block_bytes = KvCache::block_bytes_for(c, params.cache_type, params.kv_block);
+  m.kv_bytes = m.kv_block_bytes * size_t(m.kv_blocks);
+  m.forward_bytes = Forward::buffer_bytes(c, fp);
+  m.logits_bytes = size_t(std::clamp(logits_rows, 1, m.n_ctx)) * size_t(c.n_vocab) * sizeof(float);
+  return m;
+}
+
 Context::Context(const Model& model, const ContextParams& params)
     : model_(model),
-      n_ctx_(context_size(model, params)),
+      n_ctx_(context_size(model.config, params)),
       n_batch_(std::min(std::max(1, params.n_batch), n_ctx_)),
       forward_(model, forward_params(params, n_ctx_)),
       cache_(model.config, params.cache_type, params.kv_block, blocks_for(n_ctx_, params.kv_block)) {
+  if (n_ctx_ > model.config.n_ctx_train) warn_context_beyond_training(n_ctx_, model.config.n_ctx_train);
   blocks_.resize(size_t(cache_.n_blocks()));
   for (size_t i = 0; i < blocks_.size(); ++i) blocks_[i] = int32_t(i);
   logits_.assign(size_t(model.config.n_vocab), 0);

@@ -9,6 +9,7 @@
 
 #include "qinfer/runtime/forward.h"
 #include "qinfer/runtime/kv_cache.h"
+#include "qinfer/runtime/runtime_memory.h"
 
 namespace qinfer {
 
@@ -24,6 +25,11 @@ struct ContextParams {
 
 class Context {
  public:
+  // What a Context with these parameters allocates; logits_rows is the most
+  // rows of logits one eval() asks for (1 when generating, a whole chunk for
+  // perplexity). InputError for parameters the constructor refuses.
+  static RuntimeMemory memory(const ModelConfig& c, const ContextParams& params, int logits_rows = 1);
+
   Context(const Model& model, const ContextParams& params);
   ~Context();
 
@@ -46,6 +52,8 @@ class Context {
   size_t kv_cache_bytes() const { return cache_.total_bytes(); }
   size_t kv_bytes_per_token() const { return cache_.bytes_per_token(); }
   KvCacheType cache_type() const { return cache_.type(); }
+  // Every buffer held now besides the KV cache (forward pass, logits).
+  size_t buffer_bytes() const { return forward_.allocated_bytes() + logits_.capacity() * sizeof(float); }
 
  private:
   const Model& model_;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "qinfer/core/error.h"
+#include "qinfer/core/threads.h"
 #include "qinfer/runtime/context_checks.h"
 
 namespace qinfer {
@@ -17,8 +18,8 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-int engine_context(const Model& m, const EngineParams& p) {
-  const int n = p.n_ctx > 0 ? p.n_ctx : std::min(m.config.n_ctx_train, 4096);
+int engine_context(const ModelConfig& c, const EngineParams& p) {
+  const int n = p.n_ctx > 0 ? p.n_ctx : std::min(c.n_ctx_train, 4096);
   if (n <= 0 || n > (1 << 22)) throw InputError("context size " + std::to_string(n) + " is invalid");
   return n;
 }
@@ -81,10 +82,29 @@ struct Engine::Sequence {
   Clock::time_point t_submit, t_admit, t_first;
 };
 
+RuntimeMemory Engine::memory(const ModelConfig& c, const EngineParams& params) {
+  const EngineParams p = checked(params);
+  RuntimeMemory m;
+  m.n_ctx = engine_context(c, p);
+  m.n_seqs = p.max_seqs;
+  const ForwardParams fp = forward_params(p, m.n_ctx);
+  m.max_tokens = fp.max_tokens;
+  m.n_threads = resolve_thread_count(p.n_threads);
+  m.kv_block = p.kv_block;
+  m.kv_blocks = pool_blocks(p, m.n_ctx);
+  m.kv_bytes_per_token = qinfer::kv_bytes_per_token(c, p.cache_type);
+  m.kv_block_bytes = KvCache::block_bytes_for(c, p.cache_type, p.kv_block);
+  m.kv_bytes = m.kv_block_bytes * size_t(m.kv_blocks);
+  m.forward_bytes = Forward::buffer_bytes(c, fp);
+  // A row of logits per sequence, and the top-k scratch over the vocabulary.
+  m.logits_bytes = (size_t(p.max_seqs) * sizeof(float) + sizeof(int32_t)) * size_t(c.n_vocab);
+  return m;
+}
+
 Engine::Engine(const Model& model, const EngineParams& params)
     : model_(model),
       params_(checked(params)),
-      n_ctx_(engine_context(model, params_)),
+      n_ctx_(engine_context(model.config, params_)),
       forward_(model, forward_params(params_, n_ctx_)),
       cache_(model.config, params_.cache_type, params_.kv_block, pool_blocks(params_, n_ctx_)),
       pool_(cache_.n_blocks(), params_.kv_block) {

@@ -23,6 +23,7 @@
 #include "qinfer/runtime/block_pool.h"
 #include "qinfer/runtime/forward.h"
 #include "qinfer/runtime/kv_cache.h"
+#include "qinfer/runtime/runtime_memory.h"
 #include "qinfer/runtime/sampler.h"
 
 namespace qinfer {
@@ -106,6 +107,10 @@ struct EngineStats {
 
 class Engine {
  public:
+  // What an Engine with these parameters allocates (the pool is resident once
+  // every block was written). InputError for parameters the constructor refuses.
+  static RuntimeMemory memory(const ModelConfig& c, const EngineParams& params);
+
   Engine(const Model& model, const EngineParams& params);
   ~Engine();  // stops the loop; unfinished requests finish as cancelled
   Engine(const Engine&) = delete;
@@ -146,6 +151,11 @@ class Engine {
   KvCacheType cache_type() const { return cache_.type(); }
   int threads() { return forward_.pool().size(); }
   int max_seqs() const { return params_.max_seqs; }
+  size_t kv_cache_bytes() const { return cache_.total_bytes(); }
+  // Every buffer held now besides the KV cache (forward pass, logits, sampling scratch).
+  size_t buffer_bytes() const {
+    return forward_.allocated_bytes() + logits_.capacity() * sizeof(float) + top_idx_.capacity() * sizeof(int32_t);
+  }
 
  private:
   struct Sequence;

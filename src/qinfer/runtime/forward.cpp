@@ -15,40 +15,87 @@ constexpr int kMaxAttentionRows = 64;  // query rows per attention job (tokens Ã
 
 }  // namespace
 
+// Element counts of every buffer: the one place their sizes are decided.
+struct Forward::Sizes {
+  ForwardParams p;  // clamped
+  size_t tokens, x, xn, q, kv, attn, tmp, ff, act_q;  // per buffer (act_q in bytes, the others in floats)
+  size_t seqs, jobs;
+  int tile_tokens;
+  size_t attn_scratch;  // bytes per thread
+  int n_threads;
+};
+
+Forward::Sizes Forward::sizes(const ModelConfig& c, const ForwardParams& params, int n_threads) {
+  Sizes z{};
+  z.p = params;
+  z.p.max_tokens = std::max(1, z.p.max_tokens);
+  z.p.max_seqs = std::max(1, z.p.max_seqs);
+  z.p.max_logits = std::max(1, z.p.max_logits);
+  z.n_threads = n_threads;
+  const size_t B = size_t(z.p.max_tokens);
+  const size_t rows = std::max(B, size_t(z.p.max_logits));
+  z.tokens = B;
+  z.seqs = size_t(z.p.max_seqs);
+  const int group = c.n_head / c.n_head_kv;
+  z.tile_tokens = std::max(1, kMaxAttentionRows / group);
+  z.jobs = size_t(c.n_head_kv) * (B / size_t(z.tile_tokens) + z.seqs + 1);
+  z.attn_scratch = kernels::attention_scratch_bytes(c.head_dim, z.tile_tokens * group, z.p.n_ctx);
+  z.x = B * c.n_embd;
+  z.xn = rows * std::max(c.n_embd, c.q_dim());
+  z.q = B * c.q_dim();
+  z.kv = B * c.kv_dim();
+  z.attn = B * c.q_dim();
+  z.tmp = B * c.n_embd;
+  z.ff = B * c.n_ff;
+  // Largest activation row in any dot type is at most 4 bytes per element plus block headers.
+  const int64_t widest = std::max({c.n_embd, c.q_dim(), c.n_ff});
+  z.act_q = rows * size_t(widest) * 4 + rows * 64;
+  return z;
+}
+
+size_t Forward::buffer_bytes(const ModelConfig& c, const ForwardParams& params) {
+  const Sizes z = sizes(c, params, resolve_thread_count(params.n_threads));
+  const size_t floats = z.x + z.xn + z.q + 2 * z.kv + z.attn + z.tmp + 2 * z.ff;
+  return floats * sizeof(float) + z.act_q + z.attn_scratch * size_t(z.n_threads) +
+         3 * z.tokens * sizeof(int32_t) + z.seqs * sizeof(int) + z.jobs * sizeof(AttnJob) +
+         ops::RopeCache::bytes_for(c.rope, z.p.n_ctx);
+}
+
+size_t Forward::allocated_bytes() const {
+  size_t floats = 0;
+  for (const std::vector<float>* v : {&x_, &xn_, &q_, &k_, &v_, &attn_, &tmp_, &gate_, &up_}) floats += v->capacity();
+  return floats * sizeof(float) + act_q_.capacity() + attn_scratch_.capacity() +
+         (pos_.capacity() + block_.capacity() + slot_.capacity()) * sizeof(int32_t) +
+         seq_first_.capacity() * sizeof(int) + jobs_.capacity() * sizeof(AttnJob) + rope_.bytes();
+}
+
 Forward::Forward(const Model& model, const ForwardParams& params)
     : model_(model), params_(params), pool_(resolve_thread_count(params.n_threads)) {
   const ModelConfig& c = model.config;
-  params_.max_tokens = std::max(1, params_.max_tokens);
-  params_.max_seqs = std::max(1, params_.max_seqs);
-  params_.max_logits = std::max(1, params_.max_logits);
   if (params_.n_ctx <= 0 || params_.n_ctx > (1 << 22))
     throw InputError("context size " + std::to_string(params_.n_ctx) + " is invalid");
+  const Sizes z = sizes(c, params, pool_.size());
+  params_ = z.p;
   rope_.init(c.rope, params_.n_ctx, model.rope_freqs ? reinterpret_cast<const float*>(model.rope_freqs->data) : nullptr);
 
-  const size_t B = size_t(params_.max_tokens);
-  pos_.assign(B, 0);
-  block_.assign(B, 0);
-  slot_.assign(B, 0);
-  seq_first_.assign(size_t(params_.max_seqs), 0);
-  const int group = c.n_head / c.n_head_kv;
-  tile_tokens_ = std::max(1, kMaxAttentionRows / group);
-  jobs_.reserve(size_t(c.n_head_kv) * (B / size_t(tile_tokens_) + size_t(params_.max_seqs) + 1));
-  attn_scratch_bytes_ = kernels::attention_scratch_bytes(c.head_dim, tile_tokens_ * group, params_.n_ctx);
+  pos_.assign(z.tokens, 0);
+  block_.assign(z.tokens, 0);
+  slot_.assign(z.tokens, 0);
+  seq_first_.assign(z.seqs, 0);
+  tile_tokens_ = z.tile_tokens;
+  jobs_.reserve(z.jobs);
+  attn_scratch_bytes_ = z.attn_scratch;
   attn_scratch_.assign(attn_scratch_bytes_ * size_t(pool_.size()), 0);
-
-  const size_t rows = std::max(B, size_t(params_.max_logits));
-  x_.assign(B * c.n_embd, 0);
-  xn_.assign(rows * std::max(c.n_embd, c.q_dim()), 0);
-  q_.assign(B * c.q_dim(), 0);
-  k_.assign(B * c.kv_dim(), 0);
-  v_.assign(B * c.kv_dim(), 0);
-  attn_.assign(B * c.q_dim(), 0);
-  tmp_.assign(B * c.n_embd, 0);
-  gate_.assign(B * c.n_ff, 0);
-  up_.assign(B * c.n_ff, 0);
-  // Largest activation row in any dot type is at most 4 bytes per element plus block headers.
-  const int64_t widest = std::max({c.n_embd, c.q_dim(), c.n_ff});
-  act_q_.assign(rows * size_t(widest) * 4 + rows * 64, 0);
+  x_.assign(z.x, 0);
+  xn_.assign(z.xn, 0);
+  q_.assign(z.q, 0);
+  k_.assign(z.kv, 0);
+  v_.assign(z.kv, 0);
+  attn_.assign(z.attn, 0);
+  tmp_.assign(z.tmp, 0);
+  gate_.assign(z.ff, 0);
+  up_.assign(z.ff, 0);
+  act_q_.assign(z.act_q, 0);
 }
 
 void Forward::matmul(const Tensor& w, const float* x, int n_tok, float* y, bool same_input) {

@@ -54,6 +54,13 @@ class Forward {
  public:
   Forward(const Model& model, const ForwardParams& params);
 
+  // Bytes of the buffers a Forward with these parameters allocates
+  // (activations, attention scratch per thread, the RoPE table), by the same
+  // arithmetic as the constructor: the memory plan asks here.
+  static size_t buffer_bytes(const ModelConfig& c, const ForwardParams& params);
+  // What this one holds now (equal to buffer_bytes of its parameters).
+  size_t allocated_bytes() const;
+
   // Runs the ubatch, writing every token's K/V into `cache`, and the
   // requested logits into `logits` as rows of n_vocab floats (sequence by
   // sequence, token by token). Checks sizes and token ids (InputError).
@@ -67,6 +74,9 @@ class Forward {
   // same_input: x is the previous call's input, unchanged since.
   void matmul(const Tensor& w, const float* x, int n_tok, float* y, bool same_input = false);
   void attention(int layer, const Ubatch& ub, const KvCache& cache);
+
+  struct Sizes;  // element counts of every buffer (forward.cpp)
+  static Sizes sizes(const ModelConfig& c, const ForwardParams& params, int n_threads);
 
   const Model& model_;
   ForwardParams params_;

@@ -1,9 +1,11 @@
 #include "qinfer/runtime/kv_cache.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
+#include "qinfer/core/ascii.h"
 #include "qinfer/core/error.h"
 #include "qinfer/quant/type_registry.h"
 
@@ -32,6 +34,48 @@ size_t kv_bytes_per_token(const ModelConfig& c, KvCacheType type) {
   return (k + v) * size_t(c.n_head_kv) * size_t(c.n_layer);
 }
 
+int64_t parse_kv_budget_tokens(const std::string& s, size_t bytes_per_token) {
+  if (s.empty()) return 0;
+  size_t i = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  const std::string unit = ascii_lower(s.substr(i));
+  const int64_t scale = unit.empty() ? 0
+                        : unit == "b" ? 1
+                        : unit == "k" || unit == "kb" || unit == "kib" ? int64_t(1) << 10
+                        : unit == "m" || unit == "mb" || unit == "mib" ? int64_t(1) << 20
+                        : unit == "g" || unit == "gb" || unit == "gib" ? int64_t(1) << 30
+                        : -1;
+  if (i == 0 || i > 12 || scale < 0)
+    throw InputError("--kv-budget " + s + ": expected tokens (8192) or bytes with a unit (512M, 2GiB)");
+  const int64_t n = std::stoll(s.substr(0, i));
+  const int64_t tokens = scale == 0 ? n : n * scale / int64_t(bytes_per_token);
+  if (tokens < 1) throw InputError("--kv-budget " + s + " holds less than one token of KV cache");
+  return tokens;
+}
+
+namespace {
+
+// One block in one layer: K tiles of every head, then V rows of every head.
+size_t block_stride(const ModelConfig& c, KvCacheType type, int block_size) {
+  const size_t k_head = kernels::k_tile_bytes(type.k, c.head_dim) * size_t(block_size / kernels::kKeyTile);
+  const size_t v_head = kernels::v_row_bytes(type.v, c.head_dim) * size_t(block_size);
+  return (k_head + v_head) * size_t(c.n_head_kv);
+}
+
+void check_block_size(int block_size) {
+  if (block_size <= 0 || block_size % kernels::kKeyTile != 0)
+    throw InputError("KV block size " + std::to_string(block_size) + " is not a positive multiple of " +
+                     std::to_string(kernels::kKeyTile));
+}
+
+}  // namespace
+
+size_t KvCache::block_bytes_for(const ModelConfig& c, KvCacheType type, int block_size) {
+  check_kv_cache_type(c, type);
+  check_block_size(block_size);
+  return block_stride(c, type, block_size) * size_t(c.n_layer);
+}
+
 KvCache::KvCache(const ModelConfig& c, KvCacheType type, int block_size, int n_blocks)
     : type_(type),
       n_layer_(c.n_layer),
@@ -40,15 +84,13 @@ KvCache::KvCache(const ModelConfig& c, KvCacheType type, int block_size, int n_b
       block_size_(block_size),
       n_blocks_(n_blocks) {
   check_kv_cache_type(c, type);
-  if (block_size <= 0 || block_size % kernels::kKeyTile != 0)
-    throw InputError("KV block size " + std::to_string(block_size) + " is not a positive multiple of " +
-                     std::to_string(kernels::kKeyTile));
+  check_block_size(block_size);
   if (n_blocks <= 0) throw InputError("the KV cache needs at least one block");
   k_tile_bytes_ = kernels::k_tile_bytes(type.k, head_dim_);
   v_row_bytes_ = kernels::v_row_bytes(type.v, head_dim_);
   k_head_bytes_ = k_tile_bytes_ * size_t(block_size / kernels::kKeyTile);
   v_head_bytes_ = v_row_bytes_ * size_t(block_size);
-  block_stride_ = (k_head_bytes_ + v_head_bytes_) * size_t(n_head_kv_);
+  block_stride_ = block_stride(c, type, block_size);
   bytes_per_token_ = kv_bytes_per_token(c, type);
   // calloc of a large size maps fresh zero pages without touching them, so the
   // resident size grows with the blocks in use, not with the budget.

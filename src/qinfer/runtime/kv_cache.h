@@ -23,6 +23,9 @@ TypeId parse_kv_cache_type(const std::string& name, const std::string& what);
 
 // Bytes of K and V per token, all layers (what `--cache-type` changes).
 size_t kv_bytes_per_token(const ModelConfig& c, KvCacheType type);
+// A --kv-budget in tokens: "8192" (tokens) or bytes with a unit ("512M",
+// "2GiB") over bytes_per_token; 0 for an empty text; InputError otherwise.
+int64_t parse_kv_budget_tokens(const std::string& text, size_t bytes_per_token);
 // Throws InputError when the model's head dimension does not suit the cache types.
 void check_kv_cache_type(const ModelConfig& c, KvCacheType type);
 
@@ -33,6 +36,10 @@ class KvCache {
   ~KvCache();
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;
+
+  // Bytes of one block (all layers) of a cache with these parameters: what
+  // the constructor allocates per block, for the memory plan.
+  static size_t block_bytes_for(const ModelConfig& c, KvCacheType type, int block_size);
 
   int n_blocks() const { return n_blocks_; }
   int block_size() const { return block_size_; }

@@ -71,8 +71,8 @@ float llama3_factor(const RopeParams& p, float freq) {
 void RopeCache::init(const RopeParams& p, int n_ctx, const float* freq_factors) {
   p_ = p;
   n_pairs_ = p.n_rot / 2;
-  cos_.assign(size_t(n_ctx) * n_pairs_, 0.0f);
-  sin_.assign(size_t(n_ctx) * n_pairs_, 0.0f);
+  cos_.assign(table_size(p, n_ctx), 0.0f);
+  sin_.assign(table_size(p, n_ctx), 0.0f);
   const float theta_scale = std::pow(p.freq_base, -2.0f / float(p.n_rot));
   float corr_lo = 0, corr_hi = 0;
   if (p.yarn_ext_factor != 0.0f) {

@@ -2,6 +2,7 @@
 // Each follows ggml's CPU arithmetic (accumulation types, formulas) so that
 // results agree with llama.cpp to float rounding.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -29,8 +30,13 @@ class RopeCache {
   void init(const RopeParams& p, int n_ctx, const float* freq_factors);
   // Rotates one head vector (head_dim long, first n_rot dims rotated) at `pos`.
   void apply(float* x, int pos) const;
+  // Bytes a cache for n_ctx positions holds (cos and sin): what init allocates.
+  static size_t bytes_for(const RopeParams& p, int n_ctx) { return 2 * table_size(p, n_ctx) * sizeof(float); }
+  size_t bytes() const { return (cos_.capacity() + sin_.capacity()) * sizeof(float); }
 
  private:
+  static size_t table_size(const RopeParams& p, int n_ctx) { return size_t(n_ctx) * size_t(p.n_rot / 2); }
+
   RopeParams p_;
   int n_pairs_ = 0;
   std::vector<float> cos_, sin_;  // [pos][pair]

@@ -43,7 +43,7 @@ std::string export_csv(const std::vector<RunRecord>& runs) {
   const Comparison c = compare_runs(runs);
   std::string out =
       "id,time,kind,label,model_path,model_sha256,model_type,file_type,size_bytes,n_params,bits_per_weight,"
-      "cpu,cores,ram_bytes,gpu,engine,engine_version,params";
+      "cpu,cores,ram_bytes,gpu,engine,engine_version,params,device,device_reason";
   for (size_t i = 0; i < c.names.size(); ++i) {
     out += ',';
     out += csv_field(c.units[i].empty() ? c.names[i] : c.names[i] + " [" + c.units[i] + "]");
@@ -55,7 +55,7 @@ std::string export_csv(const std::vector<RunRecord>& runs) {
         std::to_string(x.id), x.time, x.kind, x.label, x.model.path, x.model.sha256, x.model.type,
         x.model.file_type, std::to_string(x.model.size_bytes), std::to_string(x.model.n_params),
         number(x.model.bits_per_weight), x.machine.cpu, std::to_string(x.machine.cores),
-        std::to_string(x.machine.ram_bytes), x.machine.gpu, x.engine, x.engine_version, x.params_json};
+        std::to_string(x.machine.ram_bytes), x.machine.gpu, x.engine, x.engine_version, x.params_json, x.device, x.device_reason};
     for (size_t i = 0; i < fields.size(); ++i) {
       if (i) out += ',';
       out += csv_field(fields[i]);
@@ -85,6 +85,7 @@ std::string export_json(const std::vector<RunRecord>& runs) {
                     {"gpu", x.machine.gpu}};
     j["engine"] = x.engine;
     j["engine_version"] = x.engine_version;
+    j["device"] = {{"name", x.device}, {"reason", x.device_reason}};
     auto params = nlohmann::ordered_json::parse(x.params_json, nullptr, false);
     j["params"] = params.is_discarded() ? nlohmann::ordered_json(x.params_json) : params;
     nlohmann::ordered_json m = nlohmann::ordered_json::object();

@@ -60,6 +60,11 @@ CREATE TABLE file_hashes (
   sha256 TEXT NOT NULL
 );
 )sql",
+    // 1 -> 2: the device each run ran on and why it was chosen (--device).
+    R"sql(
+ALTER TABLE runs ADD COLUMN device TEXT NOT NULL DEFAULT 'cpu';
+ALTER TABLE runs ADD COLUMN device_reason TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(std::size(kMigrations) == ResultStore::kSchemaVersion);
 
@@ -190,7 +195,7 @@ std::string utc_now() {
 
 constexpr const char* kRunColumns =
     "id, time, kind, label, model_path, model_sha256, model_type, file_type, size_bytes, n_params, "
-    "bits_per_weight, cpu, cores, ram_bytes, gpu, engine, engine_version, params";
+    "bits_per_weight, cpu, cores, ram_bytes, gpu, engine, engine_version, params, device, device_reason";
 
 RunRecord read_run(const Stmt& s) {
   RunRecord r;
@@ -212,6 +217,8 @@ RunRecord read_run(const Stmt& s) {
   r.engine = s.text(15);
   r.engine_version = s.text(16);
   r.params_json = s.text(17);
+  r.device = s.text(18);
+  r.device_reason = s.text(19);
   return r;
 }
 
@@ -385,13 +392,13 @@ int64_t ResultStore::record_run(RunRecord r) {
   try {
     Stmt ins(db_, path_,
              "INSERT INTO runs (time, kind, label, model_path, model_sha256, model_type, file_type, size_bytes, "
-             "n_params, bits_per_weight, cpu, cores, ram_bytes, gpu, engine, engine_version, params) "
-             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+             "n_params, bits_per_weight, cpu, cores, ram_bytes, gpu, engine, engine_version, params, device, "
+             "device_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     ins.bind(1, r.time).bind(2, r.kind).bind(3, r.label).bind(4, r.model.path).bind(5, r.model.sha256);
     ins.bind(6, r.model.type).bind(7, r.model.file_type).bind(8, r.model.size_bytes).bind(9, r.model.n_params);
     ins.bind(10, r.model.bits_per_weight).bind(11, r.machine.cpu).bind(12, int64_t(r.machine.cores));
     ins.bind(13, r.machine.ram_bytes).bind(14, r.machine.gpu).bind(15, r.engine).bind(16, r.engine_version);
-    ins.bind(17, params.dump());
+    ins.bind(17, params.dump()).bind(18, r.device).bind(19, r.device_reason);
     ins.step();
     const int64_t id = sqlite3_last_insert_rowid(db_);
     for (const Metric& m : r.metrics) {

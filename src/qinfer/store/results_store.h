@@ -26,7 +26,7 @@ namespace qinfer {
 class ResultStore {
  public:
   static constexpr const char* kDefaultPath = "qinfer-results.db";
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   static constexpr int32_t kApplicationId = 0x51494e46;  // "QINF"
 
   enum class Mode { ReadWrite, ReadOnly };

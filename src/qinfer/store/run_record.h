@@ -81,6 +81,8 @@ struct RunRecord {
   std::string engine = "qinfer";  // or the endpoint's server ("llama.cpp", "vllm", ...)
   std::string engine_version;
   std::string params_json = "{}";  // the run's parameters as a JSON object
+  std::string device = "cpu";      // where the engine ran (--device, resolved)
+  std::string device_reason;       // why: "asked for (--device cpu)", "auto: ..."
   std::vector<Metric> metrics;
 
   void add(const std::string& name, double value, const std::string& unit = "");
