@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "qinfer/kernels/kernel_types.h"
 #include "qinfer/kernels/kernels.h"
 #include "qinfer/quant/type_registry.h"
 
@@ -18,16 +19,6 @@ using namespace qinfer;
 using kernels::Isa;
 
 namespace {
-
-// Every registered weight type with a kernel: a new type is benchmarked as soon as it has one.
-std::vector<TypeId> weight_types() {
-  std::vector<TypeId> out;
-  size_t n = 0;
-  const TypeInfo* const* all = all_types(&n);
-  for (size_t i = 0; i < n; ++i)
-    if (kernels::has_kernel(all[i]->id)) out.push_back(all[i]->id);
-  return out;
-}
 
 std::vector<float> randn(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -110,7 +101,7 @@ void bm_matmul_dram(benchmark::State& st, TypeId t, Isa isa, int64_t n) {
 
 int main(int argc, char** argv) {
   for (Isa isa : kernels::all_isas())
-    for (TypeId t : weight_types())
+    for (TypeId t : kernels::types_with_kernels())
       for (int64_t n : {2048, 5632}) {
         const std::string tag = std::string(type_info(t).name) + "/" + kernels::isa_name(isa) + "/n=" + std::to_string(n);
         benchmark::RegisterBenchmark(("vec_dot/" + tag).c_str(), bm_vec_dot, t, isa, n);

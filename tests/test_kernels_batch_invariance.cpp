@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "isa_test.h"
+#include "qinfer/kernels/kernel_types.h"
 #include "qinfer/kernels/kernels.h"
 #include "qinfer/quant/type_registry.h"
 
@@ -20,18 +21,6 @@ using namespace qinfer;
 using kernels::Isa;
 
 namespace {
-
-// Every registered type with a matmul kernel (ggml's block and float types and
-// the qinfer-only NF4, FP4, INT4 and INT8), so a new type is checked as soon
-// as it has a kernel.
-std::vector<TypeId> kernel_types() {
-  std::vector<TypeId> out;
-  size_t n = 0;
-  const TypeInfo* const* all = all_types(&n);
-  for (size_t i = 0; i < n; ++i)
-    if (kernels::has_kernel(all[i]->id)) out.push_back(all[i]->id);
-  return out;
-}
 
 class BatchInvariance : public test::IsaTest {};
 
@@ -93,7 +82,7 @@ void expect_same(const Problem& p, const std::vector<float>& want, const std::ve
 // n tokens in one call == n calls of one token, bit for bit, for token counts
 // that cover every tile width and tail of every ISA's drivers.
 TEST_P(BatchInvariance, ManyTokensEqualOneAtATime) {
-  const auto types = kernel_types();
+  const auto types = kernels::types_with_kernels();
   for (TypeId t : {TypeId::F32, TypeId::Q4_0, TypeId::Q8_0, TypeId::Q4_K, TypeId::NF4, TypeId::FP4, TypeId::INT4,
                    TypeId::INT8})
     ASSERT_NE(std::find(types.begin(), types.end(), t), types.end()) << type_info(t).name << " has no kernel";
@@ -121,7 +110,7 @@ TEST_P(BatchInvariance, ManyTokensEqualOneAtATime) {
 // register, then an 8-row group and single rows): 91 rows = 64 + 16 + 8 + 3
 // and rows of 70 blocks (two full chunks and a part) reach each of them.
 TEST_P(BatchInvariance, LongBatchesEqualOneAtATimeOnEveryRowPath) {
-  for (TypeId t : kernel_types()) {
+  for (TypeId t : kernels::types_with_kernels()) {
     for (int64_t n_tok : {16, 27}) {
       const Problem p = make_problem(t, 91, n_tok, 5u + uint32_t(n_tok) + uint32_t(t), 70);
       std::vector<float> one(size_t(p.rows * n_tok)), all(one.size());
@@ -139,7 +128,7 @@ TEST_P(BatchInvariance, LongBatchesEqualOneAtATimeOnEveryRowPath) {
 // A row's result does not depend on the row range it is computed in (thread
 // partitions put a row in a full row tile or in a tail).
 TEST_P(BatchInvariance, RowSplitsDoNotMatter) {
-  for (TypeId t : kernel_types()) {
+  for (TypeId t : kernels::types_with_kernels()) {
     for (int64_t n_tok : {1, 4, 9}) {
       const Problem p = make_problem(t, 37, n_tok, 11u + uint32_t(t));
       std::vector<float> whole(size_t(p.rows * n_tok)), split(whole.size());

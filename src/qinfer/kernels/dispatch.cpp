@@ -9,6 +9,7 @@
 #include "qinfer/core/error.h"
 #include "qinfer/core/x86_features.h"
 #include "qinfer/kernels/kernel_table.h"
+#include "qinfer/kernels/kernel_types.h"
 #include "qinfer/kernels/kernels_bnb.h"
 #include "qinfer/kernels/kernels.h"
 #include "qinfer/quant/type_registry.h"
@@ -170,6 +171,15 @@ void set_isa(Isa isa) {
 bool has_kernel(TypeId type) {
   const uint32_t slot = type_slot(type);
   return slot != kNoSlot && tables().t[0].vec_dot[slot] != nullptr && tables().t[0].matmul[slot] != nullptr;
+}
+
+std::vector<TypeId> types_with_kernels() {
+  std::vector<TypeId> out;
+  size_t n = 0;
+  const TypeInfo* const* all = all_types(&n);
+  for (size_t i = 0; i < n; ++i)
+    if (has_kernel(all[i]->id)) out.push_back(all[i]->id);
+  return out;
 }
 
 void convert_activations(TypeId type, const float* src, void* dst, int64_t n) {
