@@ -105,6 +105,7 @@ TEST(ServeRequest, EveryBadFieldIsA400NamingIt) {
       {Endpoint::ChatCompletions, R"({"messages":"hi"})", "messages"},
       {Endpoint::ChatCompletions, R"({"messages":[5]})", "messages[0]"},
       {Endpoint::ChatCompletions, R"({"messages":[{"content":"x"}]})", "messages[0].role"},
+      {Endpoint::ChatCompletions, R"({"messages":[{"role":"user","content":"x"},{"role":"wizard","content":"y"}]})", "messages[1].role"},
       {Endpoint::ChatCompletions, R"({"messages":[{"role":"user","content":7}]})", "messages[0].content"},
       {Endpoint::ChatCompletions, R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})", "messages[0].content"},
       {Endpoint::ChatCompletions, R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", "top_logprobs"},

@@ -1,5 +1,6 @@
 #include "qinfer/serve/request.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -134,6 +135,11 @@ Json chat_messages(const Json& body) {
     if (!m.is_object()) throw bad_field(at, std::string("expected an object, got ") + json_type(m));
     if (!m.contains("role") || !m["role"].is_string() || m["role"].get<std::string>().empty())
       throw bad_field(at + ".role", "required, a non-empty string");
+    // OpenAI's roles; a template given anything else would render it as-is or fail obscurely.
+    static constexpr std::string_view kRoles[] = {"system", "developer", "user", "assistant", "tool", "function"};
+    const std::string role = m["role"].get<std::string>();
+    if (std::find(std::begin(kRoles), std::end(kRoles), role) == std::end(kRoles))
+      throw bad_field(at + ".role", "unknown role '" + role + "' (system, developer, user, assistant, tool or function)");
     Json copy = m;
     copy["content"] = content_text(m.contains("content") ? m["content"] : Json(), i);
     out.push_back(std::move(copy));
