@@ -1,7 +1,7 @@
 // `qinfer serve` end to end on 127.0.0.1: the OpenAI endpoints, streaming,
 // greedy output equal to `qinfer run --temp 0` (alone and 8 at once), stop
 // strings, every error status, the queue limit, a client that goes away
-// (its sequence is cancelled and its KV blocks freed), 200 connections at
+// (its sequence is cancelled and its KV blocks freed, streamed or not), 200 connections at
 // once, a stalled client, UTF-8 on a vocabulary whose tokens split
 // characters, and SIGTERM draining a child process.
 #include <gtest/gtest.h>
@@ -370,6 +370,66 @@ TEST(Serve, DisconnectCancelsAndFreesBlocks) {
   EXPECT_EQ(st.blocks_used, 0);
   EXPECT_LT(st.generated_tokens, model->engine->n_ctx());  // stopped well before the context was full
   EXPECT_EQ(model->in_flight.load(), 0);
+}
+
+// A client of a whole (non-streamed) answer closes its connection while the
+// answer is being generated: nothing is written until the end, so the server
+// watches the connection, cancels the sequence and frees its KV blocks long
+// before the context would be full. OpenAI's and Ollama's endpoints, on a
+// random model that greedy decoding never ends (qinfer create gives special
+// tokens zero logits), so only the disconnect can stop it.
+TEST(Serve, NonStreamingDisconnectCancels) {
+  const auto path = std::filesystem::temp_directory_path() / ("qinfer-serve-endless-" + std::to_string(::getpid()) + ".gguf");
+  CreateOptions co;
+  co.shape = *find_preset("stories260k");
+  co.shape.n_ctx_train = 4096;
+  co.type = TypeId::F32;
+  co.n_threads = 1;
+  create_model(path.string(), co);
+  const std::vector<std::pair<std::string, Json>> requests = {
+      {"/v1/completions", Json{{"prompt", "Once upon a time"}, {"max_tokens", -1}, {"temperature", 0}}},
+      {"/api/chat", Json{{"model", "endless"},
+                         {"stream", false},
+                         {"messages", Json::array({{{"role", "user"}, {"content", "Once upon a time"}}})},
+                         {"options", {{"num_predict", -1}, {"temperature", 0}}}}}};
+  for (const auto& [route, body] : requests) {
+    SCOPED_TRACE(route);
+    serve::ModelLoadOptions lo;
+    lo.threads = 1;
+    lo.engine.max_seqs = 1;
+    lo.engine.n_ctx = 4096;
+    auto model = serve::make_model_handle("endless", load_model(path.string()), lo);
+    TestServer s(model);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(s.port()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    const std::string payload = body.dump();
+    const std::string http = "POST " + route + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                             std::to_string(payload.size()) + "\r\n\r\n" + payload;
+    ASSERT_EQ(::send(fd, http.data(), http.size(), 0), ssize_t(http.size()));
+    EngineStats st;
+    for (int i = 0; i < 2500 && st.generated_tokens == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      st = model->engine->stats();
+    }
+    ASSERT_GT(st.generated_tokens, 0) << "the request never started";
+    ::close(fd);
+    for (int i = 0; i < 1000; ++i) {
+      st = model->engine->stats();
+      if (st.finished + st.cancelled > 0 && st.running == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(st.running, 0);
+    EXPECT_EQ(st.cancelled, 1) << "finished on its own after " << st.generated_tokens << " tokens";
+    EXPECT_EQ(st.blocks_used, 0);
+    EXPECT_LT(st.generated_tokens, model->engine->n_ctx() - 64);
+    for (int i = 0; i < 200 && model->in_flight.load() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(model->in_flight.load(), 0);
+  }
+  std::filesystem::remove(path);
 }
 
 TEST(Serve, TwoHundredConnectionsAtOnce) {

@@ -73,6 +73,9 @@ TEST(ServeOps, OllamaApiMetricsAndModels) {
   EXPECT_NE(m.find("qinfer_generated_tokens_total{model=\"tiny\"} 24"), std::string::npos) << m;
   EXPECT_NE(m.find("qinfer_time_to_first_token_seconds_count{model=\"tiny\"} 2"), std::string::npos) << m;
   EXPECT_NE(m.find("qinfer_models_loaded 2"), std::string::npos) << m;
+  // Every answered request is timed, streamed ones to their last byte.
+  EXPECT_NE(m.find("qinfer_request_duration_seconds_count{endpoint=\"/api/chat\"} 3"), std::string::npos) << m;
+  EXPECT_NE(m.find("qinfer_request_duration_seconds_count{endpoint=\"/v1/chat/completions\"} 1"), std::string::npos) << m;
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "promtool not found (Debian package prometheus)";
   const std::string file = (dir / "metrics.txt").string();
   std::ofstream(file) << m;

@@ -88,10 +88,11 @@ case "$mode" in
         extra=(-dict="$root/fuzz/jinja.dict" -max_len=20000)
         ;;
       fuzz_request)
-        # Seeds: request bodies of both endpoints (text, written here).
+        # Seeds: request bodies of the OpenAI endpoints and Ollama's /api/chat (text, written here).
         printf '%s' '{"model":"m","prompt":"Once upon a time","max_tokens":16,"temperature":0,"stop":["\n","END"],"stream":true,"stream_options":{"include_usage":true}}' >"$corpus/completion.json"
         printf '%s' '{"messages":[{"role":"system","content":"be brief"},{"role":"user","content":[{"type":"text","text":"hi"}]}],"logprobs":true,"top_logprobs":2,"seed":7,"tools":[]}' >"$corpus/chat.json"
         printf '%s' '{"prompt":["x"],"logprobs":3,"echo":true,"ignore_eos":true,"min_tokens":4,"n":1,"top_k":40,"min_p":0.1}' >"$corpus/options.json"
+        printf '%s' '{"model":"m","stream":false,"messages":[{"role":"user","content":"hi","images":[]}],"format":"","options":{"num_predict":-1,"temperature":0.2,"stop":["a"],"repeat_last_n":64}}' >"$corpus/ollama.json"
         extra=(-dict="$root/fuzz/request.dict" -max_len=4096)
         ;;
     esac

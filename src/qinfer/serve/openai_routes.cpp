@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "qinfer/serve/api_error.h"
+#include "qinfer/serve/client_connection.h"
 #include "qinfer/serve/generation.h"
 #include "qinfer/serve/openai_json.h"
 #include "qinfer/serve/routes.h"
@@ -20,8 +21,9 @@ using namespace std::chrono_literals;
 constexpr auto kPoll = 250ms;
 constexpr int kPollsPerHeartbeat = 8;
 
-void answer_whole(Generation& gen, const GenerationRequest& r, const ResponseMeta& meta, httplib::Response& res,
-                  ServerState& state) {
+void answer_whole(Generation& gen, const GenerationRequest& r, const ResponseMeta& meta, const httplib::Request& req,
+                  httplib::Response& res, ServerState& state) {
+  const ClientConnection client(req);
   std::string text = r.echo ? gen.prompt_text() : "";
   std::vector<TokenDetail> tokens;
   std::string finish_reason;
@@ -29,6 +31,10 @@ void answer_whole(Generation& gen, const GenerationRequest& r, const ResponseMet
     if (state.aborting()) {
       gen.cancel();
       throw ApiError(503, "the server is shutting down; the request was cancelled");
+    }
+    if (client.gone()) {
+      gen.cancel();
+      throw client_gone_error();
     }
     auto piece = gen.next(kPoll);
     if (!piece) continue;
@@ -103,7 +109,7 @@ void generate(const httplib::Request& req, httplib::Response& res, ServerState& 
   if (r.stream)
     answer_stream(std::move(gen), std::move(active), r, meta, res, state);
   else
-    answer_whole(*gen, r, meta, res, state);
+    answer_whole(*gen, r, meta, req, res, state);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "qinfer/serve/chat_page.h"
 #include "qinfer/serve/generation.h"
 #include "qinfer/serve/model_listing.h"
+#include "qinfer/serve/client_connection.h"
 #include "qinfer/serve/ollama.h"
 #include "qinfer/serve/registry_provider.h"
 #include "qinfer/serve/routes.h"
@@ -115,11 +116,18 @@ void api_chat(const httplib::Request& req, httplib::Response& res, ServerState& 
     stats->load_ns = load_ns;
     auto first = std::make_shared<std::chrono::steady_clock::time_point>();
     // Runs the generation to its end, calling `piece` with each text piece.
-    auto finish = [gen, stats, first, t0, &st](const std::function<bool(const std::string&)>& piece) {
+    // A stream notices a client that left when a write fails; a whole answer
+    // writes nothing until the end, so it watches the connection (`client`).
+    auto finish = [gen, stats, first, t0, &st](const std::function<bool(const std::string&)>& piece,
+                                               const ClientConnection* client) {
       while (!gen->finished()) {
         if (st.aborting()) {
           gen->cancel();
           throw ApiError(503, "the server is shutting down; the request was cancelled");
+        }
+        if (client && client->gone()) {
+          gen->cancel();
+          throw client_gone_error();
         }
         auto p = gen->next(kPoll);
         if (!p) continue;
@@ -139,11 +147,14 @@ void api_chat(const httplib::Request& req, httplib::Response& res, ServerState& 
     };
     const std::string id = model->id;
     if (!r.stream) {
+      const ClientConnection client(req);
       std::string text;
-      finish([&](const std::string& s) {
-        text += s;
-        return true;
-      });
+      finish(
+          [&](const std::string& s) {
+            text += s;
+            return true;
+          },
+          &client);
       stats->content = text;
       res.set_content(ndjson_line(ollama_chat_done(id, now_unix_ns(), *stats)), "application/json");
       return;
@@ -158,7 +169,8 @@ void api_chat(const httplib::Request& req, httplib::Response& res, ServerState& 
             return false;
           };
           try {
-            if (!finish([&](const std::string& s) { return send(ndjson_line(ollama_chat_chunk(id, now_unix_ns(), s))); }))
+            if (!finish([&](const std::string& s) { return send(ndjson_line(ollama_chat_chunk(id, now_unix_ns(), s))); },
+                        nullptr))
               return false;
           } catch (const ApiError& e) {
             send(ndjson_line(ollama_error(e.what())));

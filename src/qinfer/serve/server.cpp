@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 #include "qinfer/core/error.h"
@@ -30,6 +31,12 @@ std::string bearer_token(const httplib::Request& req) {
 
 // An answer given before the body was read: the connection closes, so the
 // unread body is never taken for the next request.
+// When this thread's current request had its headers read (0: not yet).
+// httplib serves a connection's requests one after another on one pool thread
+// and calls the logger on that thread once the whole response, streamed or
+// not, is written: the time between is qinfer_request_duration_seconds.
+thread_local std::chrono::steady_clock::time_point request_start{};
+
 httplib::Server::HandlerResponse refuse(httplib::Response& res, const ApiError& e) {
   res.status = e.status();
   res.set_header("Connection", "close");
@@ -73,6 +80,7 @@ void Server::install_routes() {
   ServerState& state = *state_;
 
   http_->set_pre_routing_handler([&state, open_paths](const httplib::Request& req, httplib::Response& res) {
+    request_start = std::chrono::steady_clock::now();
     const ServeOptions& o = state.options();
     if (state.draining()) {
       ApiError e(503, "the server is shutting down");
@@ -109,7 +117,13 @@ void Server::install_routes() {
   for (const Route& r : routes) paths.push_back(r.path);
   http_->set_logger([&state, paths](const httplib::Request& req, const httplib::Response& res) {
     const bool known = std::find(paths.begin(), paths.end(), req.path) != paths.end();
-    state.metrics().request(known ? req.path : "other", res.status);
+    const std::string endpoint = known ? req.path : "other";
+    state.metrics().request(endpoint, res.status);
+    if (request_start != std::chrono::steady_clock::time_point{}) {
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - request_start;
+      state.metrics().request_duration(endpoint).observe(took.count());
+      request_start = {};
+    }
   });
 
   http_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
