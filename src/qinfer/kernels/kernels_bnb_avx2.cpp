@@ -61,53 +61,10 @@ int32_t int8_codes_dot(const int8_t* a, const int8_t* w, int64_t n) {
   return _mm_cvtsi128_si32(s);
 }
 
-float row(const uint8_t* w_row, int64_t n, const Int8Scratch& s, float amax, const float* x, int64_t k) {
-  const auto* qw = reinterpret_cast<const int8_t*>(w_row + sizeof(Int8RowHeader));
-  return int8_row_finish(w_row, int8_codes_dot(s.q.data(), qw, n), amax, x, s.outliers.data(), k);
-}
-
-float int8_dot(int64_t n, const void* w, const void* x) {
-  Int8Scratch& s = int8_scratch(n);
-  const auto* xf = static_cast<const float*>(x);
-  int64_t k = 0;
-  const float amax = quantize_int8_activation(xf, n, int8_threshold(w), s.q.data(), s.outliers.data(), &k);
-  return row(static_cast<const uint8_t*>(w), n, s, amax, xf, k);
-}
-
-void int8_matmul(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, const void* X, size_t xs, int64_t n_tok,
-                 float* Y, int64_t ldy) {
-  if (r1 <= r0) return;
-  const auto* w = static_cast<const uint8_t*>(W);
-  const float threshold = int8_threshold(w + size_t(r0) * ws);
-  Int8Scratch& s = int8_scratch(n);
-  for (int64_t t = 0; t < n_tok; ++t) {
-    const float* xf = reinterpret_cast<const float*>(static_cast<const uint8_t*>(X) + size_t(t) * xs);
-    int64_t k = 0;
-    const float amax = quantize_int8_activation(xf, n, threshold, s.q.data(), s.outliers.data(), &k);
-    for (int64_t r = r0; r < r1; ++r) Y[t * ldy + r] = row(w + size_t(r) * ws, n, s, amax, xf, k);
-  }
-}
-
-template <VecDotFn F>
-void matmul(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, const void* X, size_t xs, int64_t n_tok,
-            float* Y, int64_t ldy) {
-  const auto* w = static_cast<const uint8_t*>(W);
-  const auto* x = static_cast<const uint8_t*>(X);
-  for (int64_t t = 0; t < n_tok; ++t)
-    for (int64_t r = r0; r < r1; ++r) Y[t * ldy + r] = F(n, w + size_t(r) * ws, x + size_t(t) * xs);
-}
+#include "qinfer/kernels/bnb_driver.inc"
 
 }  // namespace
 
-void fill_table_bnb_avx2(KernelTable& t) {
-  t.vec_dot[type_slot(TypeId::NF4)] = bnb4_dot<kNF4Values>;
-  t.matmul[type_slot(TypeId::NF4)] = matmul<bnb4_dot<kNF4Values>>;
-  t.vec_dot[type_slot(TypeId::FP4)] = bnb4_dot<kFP4Values>;
-  t.matmul[type_slot(TypeId::FP4)] = matmul<bnb4_dot<kFP4Values>>;
-  t.vec_dot[type_slot(TypeId::INT4)] = bnb4_dot<kINT4Values>;
-  t.matmul[type_slot(TypeId::INT4)] = matmul<bnb4_dot<kINT4Values>>;
-  t.vec_dot[type_slot(TypeId::INT8)] = int8_dot;
-  t.matmul[type_slot(TypeId::INT8)] = int8_matmul;
-}
+void fill_table_bnb_avx2(KernelTable& t) { fill_bnb_entries(t); }
 
 }  // namespace qinfer::kernels
