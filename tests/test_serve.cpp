@@ -34,6 +34,19 @@ std::shared_ptr<serve::ModelHandle> stories(int parallel = 8, int n_ctx = 0) {
   return serve::make_model_handle("stories260K", load_model(data_path(kStories)), o);
 }
 
+// A plain TCP connection to the server (for clients httplib cannot play:
+// half-sent requests, closing without reading); -1 on failure.
+int connect_raw(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(uint16_t(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
+  if (fd >= 0) ::close(fd);
+  return -1;
+}
+
 Json post_json(httplib::Client& c, const std::string& path, const Json& body, int expect_status = 200) {
   auto r = c.Post(path, body.dump(), "application/json");
   if (!r) {
@@ -400,12 +413,8 @@ TEST(Serve, NonStreamingDisconnectCancels) {
     lo.engine.n_ctx = 4096;
     auto model = serve::make_model_handle("endless", load_model(path.string()), lo);
     TestServer s(model);
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(uint16_t(s.port()));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    const int fd = connect_raw(s.port());
+    ASSERT_GE(fd, 0);
     const std::string payload = body.dump();
     const std::string http = "POST " + route + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
                              std::to_string(payload.size()) + "\r\n\r\n" + payload;
@@ -456,12 +465,8 @@ TEST(Serve, StalledClientIsDropped) {
   serve::ServeOptions o;
   o.timeout_s = 1;
   TestServer s(stories(1), o);
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(uint16_t(s.port()));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const int fd = connect_raw(s.port());
+  ASSERT_GE(fd, 0);
   const std::string partial = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Le";
   ASSERT_EQ(::send(fd, partial.data(), partial.size(), 0), ssize_t(partial.size()));
   timeval tv{5, 0};
