@@ -96,6 +96,27 @@ TEST(Format, Bytes) {
   EXPECT_STREQ(byte_unit(1048576).name, "MiB");
 }
 
+// One parser for every size flag (--memory-budget on plan/run/bench/serve, --kv-budget).
+TEST(Format, ByteSizesParse) {
+  EXPECT_EQ(parse_byte_size("1073741824", "x"), 1073741824u);
+  EXPECT_EQ(parse_byte_size("8G", "x"), uint64_t(8) << 30);
+  EXPECT_EQ(parse_byte_size("8GiB", "x"), uint64_t(8) << 30);
+  EXPECT_EQ(parse_byte_size("512MiB", "x"), uint64_t(512) << 20);
+  EXPECT_EQ(parse_byte_size("512M", "x"), uint64_t(512) << 20);
+  EXPECT_EQ(parse_byte_size("1.5gb", "x"), uint64_t(3) << 29);
+  EXPECT_EQ(parse_byte_size("64k", "x"), uint64_t(64) << 10);
+  EXPECT_EQ(parse_byte_size("2T", "x"), uint64_t(2) << 40);
+  for (const char* bad : {"", "G", "-1G", "1.2.3", "5X", "8GG", "1e9", "nan", "1e30T", "99999999999T", " 1G", "lots"}) {
+    try {
+      parse_byte_size(bad, "--memory-budget");
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()), "--memory-budget " + std::string(bad) +
+                                           ": expected a size in bytes such as 8G, 512MiB or 1073741824");
+    }
+  }
+}
+
 // ASCII only, whatever the locale: bytes of UTF-8 text are never changed.
 TEST(Ascii, CaseOfNames) {
   EXPECT_TRUE(ascii_iequals("q4_k_m", "Q4_K_M"));

@@ -30,22 +30,6 @@ const std::string kStories = "models/stories260K/stories260K.gguf";
 const std::string kTiny = "golden/tiny256/tiny256-F32.gguf";
 constexpr uint64_t kMiB = 1ull << 20;
 
-TEST(MemoryPlan, ByteSizesParse) {
-  EXPECT_EQ(parse_byte_size("1073741824", "--memory-budget"), 1073741824);
-  EXPECT_EQ(parse_byte_size("8G", "--memory-budget"), int64_t(8) << 30);
-  EXPECT_EQ(parse_byte_size("8GiB", "--memory-budget"), int64_t(8) << 30);
-  EXPECT_EQ(parse_byte_size("1.5gb", "--memory-budget"), int64_t(3) << 29);
-  EXPECT_EQ(parse_byte_size("512M", "--memory-budget"), int64_t(512) << 20);
-  for (const char* bad : {"", "G", "-1G", "8X", "8GG", "nan", "1e30T"}) {
-    try {
-      parse_byte_size(bad, "--memory-budget");
-      ADD_FAILURE() << "accepted '" << bad << "'";
-    } catch (const InputError& e) {
-      EXPECT_NE(std::string(e.what()).find("--memory-budget"), std::string::npos) << e.what();
-    }
-  }
-}
-
 // The runtime's own answer for its memory is what a Context and an Engine
 // really hold, for every KV cache type and block size.
 TEST(MemoryPlan, RuntimeMemoryIsWhatContextAndEngineAllocate) {
@@ -190,16 +174,19 @@ TEST(CliPlan, JsonAndRefusal) {
 // Peak RSS of a child `qinfer bench` as it measures and stores it itself
 // (core/peak_rss: the child's own VmHWM; wait4's ru_maxrss would fold in this
 // test process's peak, which exec replaced).
-uint64_t bench_peak_rss(const std::string& model, int n_ctx, const std::string& db, const std::string& extra = "") {
+uint64_t stored_peak_rss(const std::string& bench_args, const std::string& db) {
   std::filesystem::remove(db);
-  const auto r =
-      run_qinfer("bench -m " + model + " -p " + std::to_string(n_ctx) + " -n 0 -r 1 -t 1 --db " + db + extra);
+  const auto r = run_qinfer("bench " + bench_args + " --db " + db);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   const std::vector<RunRecord> runs = ResultStore(db, ResultStore::Mode::ReadOnly).list();
   EXPECT_EQ(runs.size(), 1u);
   const std::optional<double> peak = runs.empty() ? std::nullopt : runs[0].find(metric::kPeakRssBytes);
   EXPECT_TRUE(peak.has_value());
   return peak ? uint64_t(*peak) : 0;
+}
+
+uint64_t bench_peak_rss(const std::string& model, int n_ctx, const std::string& db, const std::string& extra = "") {
+  return stored_peak_rss("-m " + model + " -p " + std::to_string(n_ctx) + " -n 0 -r 1 -t 1" + extra, db);
 }
 
 // The prediction against the measured peak of the same load: the model and a
@@ -257,6 +244,37 @@ TEST(MemoryPlan, PredictionMatchesMeasuredPeakRss) {
       << plan_text(p);
   std::printf("tinyllama-mini F16, KV q8_0/q4_0 ctx 1024: predicted %7.1f MiB  measured %7.1f MiB\n",
               double(p.predicted_peak_bytes) / kMiB, double(measured) / kMiB);
+}
+
+// --parallel through the batching engine: 8 sequences, each filling its
+// context at once (`bench --concurrency 8`: prompt + generated tokens = the
+// context), on a model whose KV pool is most of the peak, so a plan that
+// missed the parallel sequences (or the pool's block rounding) would fail.
+TEST(MemoryPlan, ParallelPredictionMatchesMeasuredPeakRss) {
+  const auto dir = scratch_dir();
+  const std::string path = (dir / "kv-heavy.gguf").string();  // 8 layers of 4 full KV heads: 8 KiB of KV a token
+  ASSERT_EQ(run_qinfer("create --preset stories15m --layers 8 --embd 256 --ff 512 --heads 4 --kv-heads 4 --vocab 512 "
+                       "--ctx 1024 --type q8_0 -q -o " + path).exit_code, 0);
+  const int n_parallel = 8, input_len = 512, max_tokens = 8;
+  PlanRequest r;
+  r.model_path = path;
+  r.n_ctx = input_len + max_tokens + 1;  // bench's engine context for these requests
+  r.n_parallel = n_parallel;
+  r.n_batch = EngineParams{}.prefill_chunk;
+  r.n_threads = 1;
+  r.memory_budget = int64_t(1) << 40;
+  const MemoryPlan p = make_plan(r);
+  ASSERT_GT(p.kv_bytes, 2 * 16 * kMiB) << "the KV pool must outweigh the tolerance for the check to mean anything";
+  const std::string n = std::to_string(n_parallel);
+  const uint64_t measured = stored_peak_rss("-m " + path + " --concurrency " + n + " --num-requests " + n +
+                                                " --input-len " + std::to_string(input_len) + " --max-tokens " +
+                                                std::to_string(max_tokens) + " -t 1",
+                                            (dir / "parallel.db").string());
+  EXPECT_LE(std::fabs(double(p.predicted_peak_bytes) - double(measured)),
+            std::max(0.10 * double(measured), double(16 * kMiB)))
+      << plan_text(p);
+  std::printf("kv-heavy Q8_0, ctx %d x %d sequences: predicted %7.1f MiB (KV %.1f)  measured %7.1f MiB\n", r.n_ctx,
+              n_parallel, double(p.predicted_peak_bytes) / kMiB, double(p.kv_bytes) / kMiB, double(measured) / kMiB);
 }
 
 }  // namespace

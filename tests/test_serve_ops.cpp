@@ -1,6 +1,7 @@
 // The operator's endpoints on a running `qinfer serve`: /metrics accepted by
 // promtool after real traffic, Ollama's /api/chat (NDJSON stream and whole),
 // /api/models and /api/health, --models-dir with --alias and the 404 listing,
+// --memory-budget and --device as the memory plan's (refusals at start and on request),
 // and the chat page in headless Chromium (tests/node/chat_page.mjs).
 #include <gtest/gtest.h>
 
@@ -82,6 +83,65 @@ TEST(ServeOps, OllamaApiMetricsAndModels) {
   const std::string out = (dir / "promtool.out").string();
   EXPECT_EQ(std::system(("promtool check metrics < " + file + " > " + out + " 2>&1").c_str()), 0) << slurp(out);
   EXPECT_EQ(slurp(out), "");
+}
+
+uint64_t planned_peak(const std::string& model, const std::string& shape) {
+  auto r = run_qinfer("plan " + model + " " + shape + " --json --memory-budget 1T");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? json::parse(r.out)["predicted_peak_bytes"].get<uint64_t>() : 0;
+}
+
+// --memory-budget on serve is the plan's budget, as on run and bench: each
+// model planned for its context and --parallel sequences; -m's refused at
+// start, a --models-dir model refused on request with an OpenAI-style 400.
+TEST(ServeOps, MemoryBudgetIsThePlans) {
+  QINFER_REQUIRE_DATA("models/stories260K/stories260K.gguf");
+  QINFER_REQUIRE_DATA("golden/tiny256/tiny256-F32.gguf");
+  const std::string tiny = data_path("golden/tiny256/tiny256-F32.gguf");
+  const std::string shape = "-c 256 --parallel 3";
+  const uint64_t small_peak = planned_peak(stories(), shape), big_peak = planned_peak(tiny, shape);
+  ASSERT_LT(small_peak, big_peak);
+  const std::string budget = std::to_string((small_peak + big_peak) / 2);
+
+  ServeProcess refused("-m " + tiny + " -t 1 " + shape + " --memory-budget " + budget);
+  EXPECT_EQ(refused.port(), 0) << "started a model the plan says does not fit";
+  EXPECT_EQ(refused.wait_exit(), 2) << refused.log();
+  EXPECT_EQ(count_lines(refused.log()), 1) << refused.log();
+  EXPECT_NE(refused.log().find("needs "), std::string::npos) << refused.log();
+  EXPECT_NE(refused.log().find("(--memory-budget)"), std::string::npos) << refused.log();
+  EXPECT_NE(refused.log().find("--force"), std::string::npos) << refused.log();
+
+  ServeProcess no_gpu("-m " + stories() + " -t 1 --device cuda");
+  EXPECT_EQ(no_gpu.wait_exit(), 2) << no_gpu.log();
+  EXPECT_NE(no_gpu.log().find("cuda"), std::string::npos) << no_gpu.log();
+
+  auto dir = scratch_dir();
+  std::filesystem::create_symlink(tiny, dir / "tiny.gguf");
+  ServeProcess server("-m " + stories() + " -t 1 --device cpu " + shape + " --memory-budget " + budget +
+                      " --models-dir " + dir.string());
+  ASSERT_GT(server.port(), 0) << server.log();
+  httplib::Client c("127.0.0.1", server.port());
+  c.set_read_timeout(60, 0);
+  auto big = c.Post("/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"Hi"}],"max_tokens":2})",
+                    "application/json");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 400) << big->body;
+  const json err = json::parse(big->body)["error"];
+  EXPECT_EQ(err["code"], "model_too_large");
+  EXPECT_EQ(err["param"], "model");
+  const std::string message = err["message"];
+  EXPECT_EQ(message.rfind("model 'tiny' needs ", 0), 0u) << message;
+  EXPECT_NE(message.find("KV "), std::string::npos) << message;
+  EXPECT_NE(message.find("(--memory-budget)"), std::string::npos) << message;
+  // The -m model keeps serving; the refused one was never loaded.
+  auto small = c.Post("/v1/chat/completions", R"({"messages":[{"role":"user","content":"Hi"}],"max_tokens":2})",
+                      "application/json");
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->status, 200) << small->body;
+  const json models = json::parse(c.Get("/api/models")->body)["models"];
+  ASSERT_EQ(models.size(), 2u);
+  EXPECT_EQ(models[1]["name"], "tiny");
+  EXPECT_EQ(models[1]["loaded"], false);
 }
 
 TEST(ServeOps, ChatPageInHeadlessChromium) {

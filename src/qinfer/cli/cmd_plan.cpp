@@ -32,7 +32,7 @@ void plan_cmd(const PlanArgs& a) {
   r.n_batch = a.n_batch;
   r.n_threads = a.model.threads;
   apply_kv_args(a.kv, r);
-  if (!a.placement.memory_budget.empty()) r.memory_budget = parse_byte_size(a.placement.memory_budget, "--memory-budget");
+  r.memory_budget = memory_budget_bytes(a.placement);
   const MemoryPlan p = make_plan(r);
   if (a.json)
     std::printf("%s\n", plan_json(p).c_str());

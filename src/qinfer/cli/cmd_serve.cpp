@@ -12,6 +12,9 @@
 #include "qinfer/cli/flags.h"
 #include "qinfer/cli/kv_args.h"
 #include "qinfer/cli/model_args.h"
+#include "qinfer/cli/placement.h"
+#include "qinfer/core/cpu_info.h"
+#include "qinfer/core/format.h"
 #include "qinfer/core/read_file.h"
 #include "qinfer/serve/registry_provider.h"
 #include "qinfer/serve/server.h"
@@ -29,7 +32,7 @@ struct ServeArgs {
   int max_body = 1 << 20;
   std::string chat_template_file;
   std::string models_dir;
-  std::string memory_budget;
+  PlacementArgs placement;
   std::vector<std::string> aliases;
 };
 
@@ -42,6 +45,36 @@ sigset_t termination_signals() {
   sigaddset(&s, SIGINT);
   sigaddset(&s, SIGUSR1);  // the server stopped by itself: wake the waiter
   return s;
+}
+
+// --memory-budget means what it means on run and bench: the memory loads may
+// use (default: RAM available at start). Each model is planned as the engine
+// will hold it (its context for --parallel sequences, KV types, buffers); the
+// registry keeps resident what fits the budget, the process itself counted
+// once. A model that alone does not fit is refused with the plan's line
+// (at start for -m: exit 2; on request: a 400 model_too_large), unless --force.
+void set_memory_budget(const ServeArgs& a, serve::ModelRegistryOptions& ro) {
+  const DeviceChoice device = choose_device(a.placement);
+  const LoadShape shape{a.n_ctx, a.parallel, EngineParams{}.prefill_chunk, a.model.threads, 1, a.kv};
+  const int64_t given = memory_budget_bytes(a.placement);
+  const uint64_t budget = given >= 0 ? uint64_t(given) : detect_cpu().ram_available_bytes;
+  ro.memory_budget = budget > kProcessOverheadBytes ? budget - kProcessOverheadBytes : 1;
+  ro.force = a.placement.force;
+  for (const std::string& path : ro.model_paths) check_memory_fits(a.placement, device, path, shape);
+  PlacementArgs planned = a.placement;
+  planned.memory_budget = std::to_string(budget);
+  ro.estimate_bytes = [planned, device, shape](const serve::ModelSource& source) -> uint64_t {
+    std::optional<MemoryPlan> p;
+    try {
+      p = plan_load(planned, device, source.path, shape);
+    } catch (const InputError&) {
+      return source.file_bytes;  // not a model qinfer runs: the load says why
+    }
+    if (!p) return source.file_bytes;
+    if (!p->fits && !planned.force)
+      throw serve::ModelTooLarge("model '" + source.id + "' " + plan_summary(*p) + " (--force on the server loads it anyway)");
+    return p->predicted_peak_bytes - std::min(p->predicted_peak_bytes, p->overhead_bytes);
+  };
 }
 
 void serve_main(ServeArgs& a) {
@@ -63,7 +96,7 @@ void serve_main(ServeArgs& a) {
   if (!a.model.model.empty() || a.models_dir.empty()) ro.model_paths = {model_path_from_args(a.model)};
   ro.models_dir = a.models_dir;
   ro.aliases = a.aliases;
-  if (!a.memory_budget.empty()) ro.memory_budget = serve::parse_byte_size(a.memory_budget, "--memory-budget");
+  set_memory_budget(a, ro);
   auto make_handle = [a, lo](const serve::ModelSource& source) {
     ModelArgs margs = a.model;
     margs.model = source.path;
@@ -128,8 +161,12 @@ void define_serve(CLI::App& cmd) {
   cmd.add_option("--drain-timeout", a->server.drain_timeout_s, "on SIGTERM, seconds running requests get to finish")
       ->capture_default_str()->check(Allowed::reals(0, 86400));
   cmd.add_option("--models-dir", a->models_dir, "also serve every .gguf file in DIR, loaded on first request (id: file name without .gguf)");
-  cmd.add_option("--memory-budget", a->memory_budget,
-                 "bytes resident models may hold (8G, 512MiB); the least recently used idle model is unloaded to make room");
+  add_placement_args(cmd, a->placement);
+  cmd.get_option("--memory-budget")
+      ->description("memory the resident models may use (e.g. 8G, 512M; default: RAM available at start): each is "
+                    "planned as `qinfer plan --ctx C --parallel N` would; to make room the least recently used idle "
+                    "model is unloaded; a model that alone does not fit is refused");
+  cmd.get_option("--force")->description("load a model even when it alone does not fit --memory-budget");
   cmd.add_option("--alias", a->aliases, "NAME: the name clients use for -m's model; NAME=MODEL: another name for a model")
       ->take_all();
   cmd.add_option("--chat-template", a->chat_template_file, "Jinja chat template file to use instead of the model's");

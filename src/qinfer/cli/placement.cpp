@@ -1,9 +1,11 @@
 #include "qinfer/cli/placement.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
 #include "qinfer/core/error.h"
+#include "qinfer/core/format.h"
 #include "qinfer/plan/memory_plan.h"
 
 namespace qinfer::cli {
@@ -43,8 +45,14 @@ void record_device(RunRecord& run, const DeviceChoice& device) {
   run.device_reason = device.reason;
 }
 
-void check_memory_fits(const PlacementArgs& args, const DeviceChoice& device, const std::string& model_path,
-                       const LoadShape& shape) {
+int64_t memory_budget_bytes(const PlacementArgs& args) {
+  if (args.memory_budget.empty()) return -1;
+  const uint64_t bytes = parse_byte_size(args.memory_budget, "--memory-budget");
+  return int64_t(std::min<uint64_t>(bytes, uint64_t(INT64_MAX)));
+}
+
+std::optional<MemoryPlan> plan_load(const PlacementArgs& args, const DeviceChoice& device,
+                                    const std::string& model_path, const LoadShape& shape) {
   PlanRequest r;
   r.model_path = model_path;
   r.n_ctx = shape.n_ctx;
@@ -54,11 +62,18 @@ void check_memory_fits(const PlacementArgs& args, const DeviceChoice& device, co
   r.logits_rows = shape.logits_rows;
   apply_kv_args(shape.kv, r);
   r.device = device;
-  if (!args.memory_budget.empty()) r.memory_budget = parse_byte_size(args.memory_budget, "--memory-budget");
-  if (args.force || !is_gguf(model_path)) return;
-  const MemoryPlan p = make_plan(r);
-  if (!p.fits)
-    throw InputError(model_path + " " + plan_summary(p) + " (qinfer plan shows the arithmetic; --force loads anyway)");
+  r.memory_budget = memory_budget_bytes(args);
+  if (!is_gguf(model_path)) return std::nullopt;
+  return make_plan(r);
+}
+
+void check_memory_fits(const PlacementArgs& args, const DeviceChoice& device, const std::string& model_path,
+                       const LoadShape& shape) {
+  memory_budget_bytes(args);  // a bad --memory-budget is an error even with --force
+  if (args.force) return;
+  const std::optional<MemoryPlan> p = plan_load(args, device, model_path, shape);
+  if (p && !p->fits)
+    throw InputError(model_path + " " + plan_summary(*p) + " (qinfer plan shows the arithmetic; --force loads anyway)");
 }
 
 }  // namespace qinfer::cli

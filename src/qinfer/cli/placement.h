@@ -4,9 +4,12 @@
 // which refuses a load the plan says will not fit before anything is loaded.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "qinfer/cli/kv_args.h"
+#include "qinfer/plan/memory_plan.h"
 #include "qinfer/runtime/device.h"
 #include "qinfer/store/run_record.h"
 
@@ -40,8 +43,16 @@ struct LoadShape {
   KvArgs kv;            // cache types, block size, pool budget (n_parallel > 1: the engine's)
 };
 
+// --memory-budget in bytes; -1 when not given (the plan then compares with available RAM).
+int64_t memory_budget_bytes(const PlacementArgs& args);
+
+// The plan of a load as a command makes it (--memory-budget applied), or
+// nothing for a model that is not a GGUF file (other formats are not planned).
+std::optional<MemoryPlan> plan_load(const PlacementArgs& args, const DeviceChoice& device,
+                                    const std::string& model_path, const LoadShape& shape);
+
 // Refuses (InputError with the plan's one-line summary) a GGUF load the memory
-// plan says will not fit, unless --force. Other formats are not planned.
+// plan says will not fit, unless --force.
 void check_memory_fits(const PlacementArgs& args, const DeviceChoice& device, const std::string& model_path,
                        const LoadShape& shape);
 

@@ -6,7 +6,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "qinfer/core/ascii.h"
 #include "qinfer/core/cpu_info.h"
 #include "qinfer/core/error.h"
 #include "qinfer/core/format.h"
@@ -106,25 +105,6 @@ void fill_dynamic(const Fixed& fx, MemoryPlan& p) {
 }
 
 }  // namespace
-
-int64_t parse_byte_size(const std::string& text, const std::string& flag) {
-  size_t used = 0;
-  double v = -1;
-  try {
-    v = std::stod(text, &used);
-  } catch (...) {
-    used = 0;
-  }
-  std::string unit = ascii_lower(text.substr(used));
-  if (!unit.empty() && unit.back() == 'b') unit.pop_back();  // "GB", "GiB" and "G" alike
-  if (unit.size() == 2 && unit[1] == 'i') unit.pop_back();
-  const std::map<std::string, double> scale = {{"", 1}, {"k", 1024.0}, {"m", 1024.0 * 1024},
-                                               {"g", 1024.0 * 1024 * 1024}, {"t", 1024.0 * 1024 * 1024 * 1024}};
-  const auto it = scale.find(unit);
-  if (used == 0 || it == scale.end() || !(v >= 0) || !std::isfinite(v) || v * it->second > 9.0e18)
-    throw InputError(flag + " " + text + ": expected a size in bytes, e.g. 8G, 512M or 1073741824");
-  return int64_t(v * it->second);
-}
 
 MemoryPlan make_plan(const PlanRequest& request) {
   const auto file = GgufFile::open(request.model_path);

@@ -85,9 +85,6 @@ inline constexpr uint64_t kEmbeddingFaultBytes = 64ull << 10;
 MemoryPlan make_plan(const PlanRequest& request);
 MemoryPlan make_plan(const GgufFile& file, const PlanRequest& request);
 
-// "8G", "512MiB", "1.5GB", "1073741824" → bytes (binary units); InputError naming `flag`.
-int64_t parse_byte_size(const std::string& text, const std::string& flag);
-
 // "needs 7.9 GiB: weights 6.7, KV 1.0 for ctx 8192, buffers 0.2; 5.1 GiB
 // available; Q4_K_M (4.1 GiB) or --ctx 2048 fits" (one line).
 std::string plan_summary(const MemoryPlan& plan);

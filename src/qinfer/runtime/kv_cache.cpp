@@ -1,12 +1,11 @@
 #include "qinfer/runtime/kv_cache.h"
 
-#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
-#include "qinfer/core/ascii.h"
 #include "qinfer/core/error.h"
+#include "qinfer/core/format.h"
 #include "qinfer/quant/type_registry.h"
 
 namespace qinfer {
@@ -36,21 +35,14 @@ size_t kv_bytes_per_token(const ModelConfig& c, KvCacheType type) {
 
 int64_t parse_kv_budget_tokens(const std::string& s, size_t bytes_per_token) {
   if (s.empty()) return 0;
-  size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  const std::string unit = ascii_lower(s.substr(i));
-  const int64_t scale = unit.empty() ? 0
-                        : unit == "b" ? 1
-                        : unit == "k" || unit == "kb" || unit == "kib" ? int64_t(1) << 10
-                        : unit == "m" || unit == "mb" || unit == "mib" ? int64_t(1) << 20
-                        : unit == "g" || unit == "gb" || unit == "gib" ? int64_t(1) << 30
-                        : -1;
-  if (i == 0 || i > 12 || scale < 0)
+  // Digits alone are tokens; anything else is bytes, spelt as every size flag.
+  const bool tokens_given = s.find_first_not_of("0123456789") == std::string::npos;
+  if (tokens_given && s.size() > 12)
     throw InputError("--kv-budget " + s + ": expected tokens (8192) or bytes with a unit (512M, 2GiB)");
-  const int64_t n = std::stoll(s.substr(0, i));
-  const int64_t tokens = scale == 0 ? n : n * scale / int64_t(bytes_per_token);
-  if (tokens < 1) throw InputError("--kv-budget " + s + " holds less than one token of KV cache");
-  return tokens;
+  const uint64_t n = tokens_given ? std::stoull(s) : parse_byte_size(s, "--kv-budget") / bytes_per_token;
+  if (n < 1) throw InputError("--kv-budget " + s + " holds less than one token of KV cache");
+  if (n > uint64_t(1) << 40) throw InputError("--kv-budget " + s + ": more tokens than any cache can hold");
+  return int64_t(n);
 }
 
 namespace {

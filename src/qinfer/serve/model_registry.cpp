@@ -1,9 +1,7 @@
 #include "qinfer/serve/model_registry.h"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
-#include <cmath>
 #include <filesystem>
 
 #include <sys/stat.h>
@@ -243,11 +241,13 @@ ModelRegistry::Lease ModelRegistry::acquire(const std::string& name) {
   if (e->model) return lease_of(*e);
 
   uint64_t need = options_.estimate_bytes ? options_.estimate_bytes(*e->source) : e->source->file_bytes;
-  if (options_.memory_budget && need > options_.memory_budget)
-    throw ModelUnavailable("model '" + e->source->id + "' needs about " + format_bytes(double(need)) +
-                           ", more than --memory-budget " + format_bytes(double(options_.memory_budget)));
+  const uint64_t budget = options_.memory_budget;
+  if (budget && need > budget && !options_.force)
+    throw ModelTooLarge("model '" + e->source->id + "' needs about " + format_bytes(double(need)) +
+                        ", more than --memory-budget " + format_bytes(double(budget)) + " (--force loads it anyway)");
   bool ok = false;
-  auto evicted = make_room_locked(need, e.get(), ok);
+  // Forced past the budget: room for the whole budget, i.e. every idle model goes.
+  auto evicted = make_room_locked(std::min(need, budget ? budget : need), e.get(), ok);
   if (!ok)
     throw ModelUnavailable("model '" + e->source->id + "' needs about " + format_bytes(double(need)) +
                            " and the --memory-budget of " + format_bytes(double(options_.memory_budget)) +
@@ -273,7 +273,7 @@ ModelRegistry::Lease ModelRegistry::acquire(const std::string& name) {
   lock.lock();
   e->model = std::move(model);
   e->loading = false;
-  e->bytes = e->model->resident_bytes();
+  e->bytes = std::max(need, e->model->resident_bytes());
   e->load_seconds = secs;
   e->loaded_unix = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   ++e->loads;
@@ -321,37 +321,6 @@ std::vector<ModelRegistry::Lease> ModelRegistry::resident() {
     out.push_back(std::move(l));
   }
   return out;
-}
-
-uint64_t parse_byte_size(const std::string& text, const std::string& what) {
-  auto bad = [&]() {
-    return InputError(what + " '" + text + "': expected a size in bytes such as 8G, 512MiB or 1073741824");
-  };
-  size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
-  if (i == 0) throw bad();
-  double value = 0;
-  try {
-    size_t used = 0;
-    value = std::stod(text.substr(0, i), &used);
-    if (used != i) throw bad();
-  } catch (const std::logic_error&) {
-    throw bad();
-  }
-  std::string unit = text.substr(i);
-  for (char& c : unit) c = char(std::toupper(static_cast<unsigned char>(c)));
-  static const struct {
-    const char* name;
-    int power;
-  } units[] = {{"", 0},  {"B", 0},   {"K", 1},   {"KB", 1}, {"KIB", 1}, {"M", 2}, {"MB", 2},  {"MIB", 2},
-               {"G", 3}, {"GB", 3}, {"GIB", 3}, {"T", 4},  {"TB", 4},  {"TIB", 4}};
-  for (const auto& u : units) {
-    if (unit != u.name) continue;
-    double bytes = std::ldexp(value, 10 * u.power);
-    if (!std::isfinite(bytes) || bytes >= 18446744073709551616.0) throw bad();
-    return uint64_t(std::floor(bytes));
-  }
-  throw bad();
 }
 
 }  // namespace qinfer::serve

@@ -23,7 +23,8 @@ namespace qinfer::serve {
 class ServedModel {
  public:
   virtual ~ServedModel() = default;
-  // What counts against --memory-budget: weights + KV pool + anything large.
+  // What it holds: weights + KV pool + anything large (counted against
+  // --memory-budget when larger than the estimate made before loading).
   virtual uint64_t resident_bytes() const = 0;
 };
 
@@ -31,6 +32,13 @@ class ServedModel {
 class ModelNotFound : public InputError {
  public:
   using InputError::InputError;
+};
+// The model alone needs more than the whole --memory-budget (its plan says
+// so, or its estimate is larger), and --force was not given: HTTP 400, as
+// waiting will not help; the message is the plan's line.
+class ModelTooLarge : public Error {
+ public:
+  using Error::Error;
 };
 // The model exists but cannot be brought in now (the budget is held by
 // models with running requests, or it failed to load): HTTP 503.
@@ -62,11 +70,15 @@ struct ModelRegistryOptions {
   // --alias: "NAME" names the first -m model; "NAME=ID" names any model.
   std::vector<std::string> aliases;
   uint64_t memory_budget = 0;  // bytes; 0: no limit
+  // --force: a model larger than the whole budget still loads, once every
+  // idle model is evicted (else ModelTooLarge).
+  bool force = false;
   // Builds a resident model (throws on failure). Called without the
   // registry's lock, one load at a time per model.
   std::function<std::shared_ptr<ServedModel>(const ModelSource&)> load;
-  // Bytes a model will need once loaded, so room is made before it loads;
-  // default: its file size.
+  // Bytes a model will need once loaded, so room is made before it loads
+  // (default: its file size); it may throw ModelTooLarge itself. A loaded
+  // model counts the larger of this and its own resident_bytes().
   std::function<uint64_t(const ModelSource&)> estimate_bytes;
   // Told after each load and eviction (metrics). Called without the lock.
   std::function<void(const ModelSource&, double load_seconds)> on_load;
@@ -143,8 +155,5 @@ class ModelRegistry {
   uint64_t tick_ = 0;
 };
 
-// "8G", "512MiB", "1.5GB", "1073741824": binary units (K/M/G/T = 1024^n,
-// with or without "i" and "B"). Throws InputError naming `what`.
-uint64_t parse_byte_size(const std::string& text, const std::string& what);
 
 }  // namespace qinfer::serve

@@ -41,6 +41,8 @@ std::shared_ptr<ModelHandle> RegistryProvider::acquire(const std::string& name) 
     return handle_of(registry_->acquire(name));
   } catch (const ModelNotFound& e) {
     throw ApiError(404, e.what(), "model", "", "model_not_found");
+  } catch (const ModelTooLarge& e) {
+    throw ApiError(400, e.what(), "model", "", "model_too_large");
   } catch (const ModelUnavailable& e) {
     ApiError err(503, e.what(), "model", "", "model_unavailable");
     err.retry_after_s = 5;

@@ -21,8 +21,9 @@ class RegistryProvider final : public ModelProvider {
   using MakeHandle = std::function<std::shared_ptr<ModelHandle>(const ModelSource&)>;
   RegistryProvider(ModelRegistryOptions options, MakeHandle make_handle);
 
-  // Throws ApiError 404 (unknown: the message lists the known models) or 503
-  // (the budget is held by busy models; Retry-After), or the loader's error.
+  // Throws ApiError 404 (unknown: the message lists the known models), 400
+  // model_too_large (it alone needs more than the budget: the plan's line),
+  // 503 (the budget is held by busy models; Retry-After), or the loader's error.
   std::shared_ptr<ModelHandle> acquire(const std::string& name) override;
   std::vector<ModelListing> list() const override;
   std::vector<std::shared_ptr<ModelHandle>> loaded() const override;
