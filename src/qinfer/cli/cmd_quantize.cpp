@@ -11,6 +11,7 @@
 #include "qinfer/core/error.h"
 #include "qinfer/quant/type_registry.h"
 #include "qinfer/model/file_types.h"
+#include "qinfer/quantize/hf_export.h"
 #include "qinfer/quantize/quantize_model.h"
 
 namespace qinfer::cli {
@@ -26,6 +27,9 @@ struct QuantizeArgs {
   int positional_threads = 0;
   std::string output_type, token_embd_type;
   bool keep_output_f16 = false;
+  std::vector<std::string> export_to;  // {"hf", DIR}
+  int bits = 4;
+  bool sym = false;
 };
 
 // A single tensor type for --output-tensor-type / --token-embedding-type.
@@ -122,7 +126,49 @@ void resolve_type_method(QuantizeArgs& a) {
   }
 }
 
+// --export hf DIR: the Hugging Face layout of --method, instead of a GGUF.
+void export_cmd(QuantizeArgs& a) {
+  if (a.export_to.size() != 2 || a.export_to[0] != "hf")
+    throw InputError("--export: give 'hf DIR' (the only export format is Hugging Face's)");
+  if (!a.p.output.empty() || !a.p.type.empty())
+    throw InputError("--export hf writes a directory in the layout --method names; OUTPUT and TYPE do not apply");
+  if (a.method.empty()) throw InputError("--export hf needs --method gptq, awq, nf4 or fp4");
+  HfExportOptions o;
+  o.input = a.p.input;
+  o.dir = a.export_to[1];
+  o.format = parse_hf_format(a.method);
+  o.bits = a.bits;
+  o.sym = a.sym;
+  o.double_quant = a.double_quant;
+  o.calibrated = a.p.calibrated;
+  o.group = a.p.calibrated.group_size > 0 ? a.p.calibrated.group_size : 128;
+  o.calibrated.group_size = 0;
+  o.threads = a.p.threads ? a.p.threads : a.positional_threads;
+  if (o.format == HfFormat::Gptq && o.calibrated.calib.file.empty()) o.calibrated.default_text = default_eval_text();
+  const auto t0 = std::chrono::steady_clock::now();
+  CalibrationBar bar(::isatty(STDERR_FILENO) == 1);
+  const HfExportSummary s = export_hf(o, [&bar](const CalibrationProgress& p) { bar(p); });
+  for (const std::string& n : s.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+  for (const std::string& n : s.skipped) std::fprintf(stderr, "left fp16: %s\n", n.c_str());
+  std::printf("%s -> %s/ (Hugging Face %s", o.input.c_str(), o.dir.c_str(), hf_format_name(o.format));
+  if (o.format == HfFormat::Gptq || o.format == HfFormat::Awq)
+    std::printf(", %d bits, group %lld%s)\n", o.bits, (long long)o.group, o.sym ? ", sym" : "");
+  else
+    std::printf(", block 64%s)\n", o.double_quant ? ", double quant" : "");
+  if (o.format == HfFormat::Awq)
+    std::printf("note       : round-to-nearest onto AWQ's grid (the AWQ scale search is not applied to this layout yet)\n");
+  std::string files;
+  for (const std::string& f : s.files) files += (files.empty() ? "" : ", ") + f;
+  std::printf("files      : %s (no tokenizer: copy it from the original checkpoint)\n", files.c_str());
+  std::printf("quantized  : %d linear weights, %zu left fp16; model.safetensors %llu bytes\n", s.n_quantized,
+              s.skipped.size(), (unsigned long long)s.bytes);
+  if (!s.calibration.empty()) std::printf("calibration: %s\n", s.calibration.c_str());
+  std::printf("time       : %.2f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
 void quantize_cmd(QuantizeArgs& a) {
+  if (!a.export_to.empty()) return export_cmd(a);
+  if (a.p.output.empty()) throw InputError("OUTPUT is required (or --export hf DIR)");
   resolve_type_method(a);
   a.p.calibrated.method = parse_quant_method(a.method);
   if (a.p.calibrated.method != QuantMethod::Rtn && a.p.calibrated.calib.file.empty())
@@ -164,7 +210,7 @@ void quantize_cmd(QuantizeArgs& a) {
 void define_quantize(CLI::App& cmd) {
   auto a = std::make_shared<QuantizeArgs>();
   cmd.add_option("input", a->p.input, "input GGUF (F32, F16, BF16; quantized with --allow-requantize)")->required();
-  cmd.add_option("output", a->p.output, "output GGUF")->required();
+  cmd.add_option("output", a->p.output, "output GGUF (not with --export)");
   cmd.add_option("type", a->p.type, "target: " + file_type_names() + " (Q3_K/Q4_K/Q5_K = the _M mixes; NF4, FP4, INT4, INT8 are qinfer-only)");
   add_threads_option(cmd, a->positional_threads, "nthreads")->description("threads (as llama-quantize's last argument)");
   add_threads_option(cmd, a->p.threads);
@@ -181,13 +227,17 @@ void define_quantize(CLI::App& cmd) {
   cmd.add_flag("--double-quant", a->double_quant, "NF4/FP4: quantize the block absmax values to 8 bits (bitsandbytes' double quantization)");
   cmd.add_option("--block-size", a->block_size, "NF4/FP4 block size (64)")->check(Allowed::ints(1));
   cmd.add_option("--threshold", a->threshold, "INT8: activation outlier threshold (default 6.0; 0: no outliers)")->check(Allowed::reals(0));
+  cmd.add_option("--export", a->export_to, "hf DIR: write a Hugging Face checkpoint in --method's layout (gptq, awq GEMM, bitsandbytes nf4/fp4) instead of a GGUF")
+      ->expected(2)->type_name("hf DIR");
+  cmd.add_option("--bits", a->bits, "--export hf gptq: bits per weight (2, 4, 8)")->capture_default_str()->check(Allowed::ints(2, 8));
+  cmd.add_flag("--sym", a->sym, "--export hf gptq: symmetric grid (zero at the middle code)");
   cmd.add_option("--calib", c.calib.file, "calibration text or JSONL ({\"text\": ...} per line); default: the first 10% of the evaluation text");
   cmd.add_option("--calib-samples", c.calib.n_samples, "calibration windows")->capture_default_str()->check(Allowed::ints(1, 1 << 20));
   cmd.add_option("--calib-len", c.calib.window, "tokens per calibration window")->capture_default_str()->check(Allowed::ints(2, 1 << 20));
   add_seed_option(cmd, c.calib.seed, "seed of the calibration windows");
   cmd.add_option("--damp", c.damp, "GPTQ damping, fraction of the Hessian's mean diagonal")->capture_default_str()->check(Allowed::reals(0, 1));
   cmd.add_flag("--act-order,!--no-act-order", c.act_order, "GPTQ: quantize columns by decreasing activation size (default on: free for GGUF, whose blocks keep their order)");
-  cmd.add_option("--group-size", c.group_size, "GPTQ: columns whose parameters are fixed together (a multiple of the type's block; default: the block)")
+  cmd.add_option("--group-size", c.group_size, "GPTQ: columns whose parameters are fixed together (a multiple of the type's block; default: the block; --export hf: 128)")
       ->check(Allowed::ints(0));
   cmd.add_option("--awq-grid", c.awq_grid, "AWQ: points of the alpha grid")->capture_default_str()->check(Allowed::ints(1, 1000));
   cmd.add_flag("!--no-awq-clip", c.awq_clip, "AWQ: skip the clipping search");

@@ -67,6 +67,8 @@ void to_f32(const StTensor& t, int64_t first, int64_t n, float* dst) {
         dst[i] = bf16_to_f32(h);
       }
       break;
+    case StDtype::I32: case StDtype::I8: case StDtype::U8:
+      throw Error("to_f32: " + t.name + " is not a float tensor");  // plan_hf_tensors refuses these first
   }
 }
 

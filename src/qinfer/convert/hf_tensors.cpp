@@ -69,6 +69,9 @@ std::vector<HfTensorPlan> plan_hf_tensors(const HfWeights& w, const HfConfig& c,
     } else {
       throw InputError(where + ": cannot map this name to a GGUF tensor");
     }
+    if (!st_dtype_is_float(t->dtype))
+      throw InputError(where + ": dtype " + st_dtype_name(t->dtype) +
+                       " (a quantized checkpoint?); convert reads F32, F16 and BF16 weights");
     if (t->shape != want)
       throw InputError(where + ": shape " + t->shape_string() + " does not match " + shape_str(want) + " from " +
                        c.path);

@@ -21,6 +21,9 @@ bool parse_dtype(const std::string& s, StDtype* out) {
   if (s == "F32") *out = StDtype::F32;
   else if (s == "F16") *out = StDtype::F16;
   else if (s == "BF16") *out = StDtype::BF16;
+  else if (s == "I32") *out = StDtype::I32;
+  else if (s == "I8") *out = StDtype::I8;
+  else if (s == "U8") *out = StDtype::U8;
   else return false;
   return true;
 }
@@ -38,11 +41,23 @@ const char* st_dtype_name(StDtype t) {
     case StDtype::F32: return "F32";
     case StDtype::F16: return "F16";
     case StDtype::BF16: return "BF16";
+    case StDtype::I32: return "I32";
+    case StDtype::I8: return "I8";
+    case StDtype::U8: return "U8";
   }
   return "?";
 }
 
-size_t st_dtype_size(StDtype t) { return t == StDtype::F32 ? 4 : 2; }
+size_t st_dtype_size(StDtype t) {
+  switch (t) {
+    case StDtype::F32: case StDtype::I32: return 4;
+    case StDtype::F16: case StDtype::BF16: return 2;
+    case StDtype::I8: case StDtype::U8: return 1;
+  }
+  return 1;
+}
+
+bool st_dtype_is_float(StDtype t) { return t == StDtype::F32 || t == StDtype::F16 || t == StDtype::BF16; }
 
 int64_t StTensor::n_elements() const {
   int64_t n = 1;
@@ -111,7 +126,7 @@ void SafetensorsFile::parse_header(const uint8_t* data, size_t size) {
     StTensor t;
     t.name = name;
     if (!parse_dtype(dt->get<std::string>(), &t.dtype))
-      throw InputError(where + ": unsupported dtype '" + dt->get<std::string>() + "' (supported: F32, F16, BF16)");
+      throw InputError(where + ": unsupported dtype '" + dt->get<std::string>() + "' (supported: F32, F16, BF16, I32, I8, U8)");
     if (sh->size() > kMaxDims) throw InputError(where + ": more than " + std::to_string(kMaxDims) + " dimensions");
     uint64_t count = 1;
     for (const auto& d : *sh) {
@@ -142,8 +157,14 @@ void SafetensorsFile::parse_header(const uint8_t* data, size_t size) {
   std::sort(tensors_.begin(), tensors_.end(), [](const StTensor& a, const StTensor& b) { return a.name < b.name; });
 }
 
-void write_safetensors(const std::string& path, const std::vector<StTensorOut>& tensors) {
+void write_safetensors(const std::string& path, const std::vector<StTensorOut>& tensors,
+                       const std::vector<std::pair<std::string, std::string>>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) {
+    nlohmann::ordered_json m = nlohmann::ordered_json::object();
+    for (const auto& [k, v] : metadata) m[k] = v;
+    header["__metadata__"] = m;
+  }
   uint64_t off = 0;
   for (const auto& t : tensors) {
     uint64_t count = 1;

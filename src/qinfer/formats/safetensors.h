@@ -4,21 +4,24 @@
 // header. The reader maps the file and validates the header hard (offsets
 // inside the file, size = product(shape) · dtype size, no two tensors
 // overlapping) so tensor data can be used in place; every problem is an
-// InputError("<path>: <problem>"). Floating dtypes F32, F16 and BF16 only.
+// InputError("<path>: <problem>"). Dtypes: the floats F32, F16, BF16 and the
+// integers I32, I8, U8 that quantized checkpoints (GPTQ, AWQ, bitsandbytes) hold.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "qinfer/core/mapped_file.h"
 
 namespace qinfer {
 
-enum class StDtype { F32, F16, BF16 };
-const char* st_dtype_name(StDtype t);  // "F32", "F16", "BF16"
+enum class StDtype { F32, F16, BF16, I32, I8, U8 };
+const char* st_dtype_name(StDtype t);  // "F32", "F16", "BF16", "I32", "I8", "U8"
 size_t st_dtype_size(StDtype t);
+bool st_dtype_is_float(StDtype t);
 
 struct StTensor {
   std::string name;
@@ -59,7 +62,10 @@ struct StTensorOut {
 };
 
 // Writes a safetensors file (header padded with spaces to 8 bytes, tensors in
-// the given order). Used by tests to build Hugging Face checkpoints.
-void write_safetensors(const std::string& path, const std::vector<StTensorOut>& tensors);
+// the given order, optional string metadata as "__metadata__"), atomically:
+// the file appears under `path` only when complete. Used by the Hugging Face
+// export and by tests to build checkpoints.
+void write_safetensors(const std::string& path, const std::vector<StTensorOut>& tensors,
+                       const std::vector<std::pair<std::string, std::string>>& metadata = {});
 
 }  // namespace qinfer

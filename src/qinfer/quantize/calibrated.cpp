@@ -36,6 +36,11 @@ const char* quant_method_name(QuantMethod m) {
 void check_calibrated_options(const CalibratedOptions& o, TypeId base) {
   const TypeInfo& info = type_info(base);
   if (o.method == QuantMethod::Rtn) return;
+  if (o.sink) {
+    if (o.method != QuantMethod::Gptq) throw Error("a rounding sink is for GPTQ");
+    if (!(o.damp >= 0.0 && o.damp <= 1.0)) throw InputError("--damp must be between 0 and 1");
+    return;
+  }
   if (!info.quantized)
     throw InputError(std::string("--method ") + quant_method_name(o.method) + " needs a quantized type; " + info.name +
                      " keeps the weights as floats");
@@ -131,6 +136,7 @@ class Driver {
   }
   bool gptq_target(const std::string& name) const {
     const TypeId* t = target(name);
+    if (o_.sink) return t && m_.find(name);
     return t && find_code_grid(*t) && m_.find(name) && m_.find(name)->ne[0] % type_info(*t).block_size == 0;
   }
 
@@ -162,7 +168,27 @@ class Driver {
     install(t, quantize_rtn(f.w.data(), f.rows, f.cols, *type));
   }
 
+  // GPTQ onto the sink's grid; the model goes on with the dequantized weights.
+  void gptq_sink_tensor(const Tensor* t, const std::vector<double>& h) {
+    const FloatWeight f = to_floats(*t);
+    std::unique_ptr<GroupRounder> rounder = o_.sink->make(t->name, f.rows, f.cols);
+    if (!rounder) return;
+    GptqOptions go;
+    go.damp = o_.damp;
+    go.act_order = o_.act_order;
+    go.name = t->name;
+    go.importance = false;
+    const GptqStats st = gptq_quantize(f.w.data(), f.rows, f.cols, h, *rounder, go, pool_);
+    if (verbose_) std::fprintf(stderr, "  %s: GPTQ loss %.4g (damp %g)\n", t->name.c_str(), st.loss, st.damp);
+    if (st.damp_raises > 0)
+      out_.notes.push_back(t->name + ": the Hessian was not positive definite; damping raised from " +
+                           std::to_string(o_.damp) + " to " + std::to_string(st.damp));
+    install(t, f32_bytes(o_.sink->finish(t->name, *rounder)));
+    ++out_.n_calibrated;
+  }
+
   void gptq_tensor(const Tensor* t, const std::vector<double>& h) {
+    if (o_.sink) return gptq_sink_tensor(t, h);
     const TypeId type = *target(t->name);
     const TypeInfo& info = type_info(type);
     const FloatWeight f = to_floats(*t);
@@ -204,7 +230,8 @@ class Driver {
       const std::vector<double> h = stats.hessian();
       for (const Tensor* t : todo) gptq_tensor(t, h);
     }
-    for (const Tensor* t : ws) install_rtn(t);
+    if (!o_.sink)
+      for (const Tensor* t : ws) install_rtn(t);
   }
 
   // True-sequential: each group of weights sharing an input sees the outputs

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,20 @@ enum class QuantMethod { Rtn, Gptq, Awq };
 // "rtn", "gptq", "awq"; InputError listing them for anything else.
 QuantMethod parse_quant_method(const std::string& name);
 const char* quant_method_name(QuantMethod m);
+
+class GroupRounder;
+
+// A rounding target outside GGUF's types (the Hugging Face export's integer
+// grids): GPTQ rounds each targeted weight onto the rounder `make` returns,
+// and the model is calibrated on with the weights `finish` returns (the
+// dequantized result, rows × cols floats). `make` returns null for a weight
+// the target cannot take (it then stays float and `finish` is not called).
+class RoundingSink {
+ public:
+  virtual ~RoundingSink() = default;
+  virtual std::unique_ptr<GroupRounder> make(const std::string& name, int64_t rows, int64_t cols) = 0;
+  virtual std::vector<float> finish(const std::string& name, GroupRounder& rounder) = 0;
+};
 
 struct CalibratedOptions {
   QuantMethod method = QuantMethod::Rtn;
@@ -38,6 +53,7 @@ struct CalibratedOptions {
   bool awq_clip = true;
   bool awq_fold_only = false;      // write the folded float weights unrounded (equivalence checks)
   bool verbose = false;            // per-tensor losses and AWQ's chosen α on stderr
+  RoundingSink* sink = nullptr;    // GPTQ: round onto this instead of the targets' types (targets: F32)
 };
 
 struct CalibrationProgress {
