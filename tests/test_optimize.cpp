@@ -7,7 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "qinfer/core/error.h"
+#include "qinfer/optimize/budget.h"
+#include "qinfer/optimize/optimize.h"
 #include "qinfer/optimize/table.h"
+#include "qinfer/quantize/calibration.h"
 #include "qinfer/optimize/variant.h"
 #include "qinfer/store/results_store.h"
 #include "test_util.h"
@@ -212,4 +216,74 @@ TEST(OptimizeTable, AlignsUnicodeCells) {
   ASSERT_EQ(widths.size(), 4u);
   for (int x : widths) EXPECT_EQ(x, widths[0]) << t;
   EXPECT_NE(t.find("+0.2500"), std::string::npos);
+}
+
+TEST(Optimize, VariantSpecsNameTypeAndMethod) {
+  EXPECT_EQ(parse_variant_spec("Q4_0").label(), "Q4_0");
+  const VariantSpec g = parse_variant_spec("q4_0+gptq");
+  EXPECT_EQ(g.type, "Q4_0");
+  EXPECT_EQ(g.method, QuantMethod::Gptq);
+  EXPECT_EQ(g.label(), "Q4_0+gptq");
+  EXPECT_EQ(parse_variant_spec("Q4_K_M+awq").method, QuantMethod::Awq);
+  EXPECT_EQ(parse_variant_spec("NF4").method, QuantMethod::Rtn);
+  EXPECT_THROW(parse_variant_spec("Q4_0+foo"), InputError);
+  EXPECT_THROW(parse_variant_spec("F16+gptq"), InputError);   // nothing to round
+  EXPECT_THROW(parse_variant_spec("NF4+gptq"), InputError);   // a code book, not a grid
+  EXPECT_THROW(parse_variant_spec("Q9_9+awq"), InputError);
+}
+
+TEST(Optimize, BudgetPicksFastestAndSmallestAndSaysByHowMuchOthersFail) {
+  auto row = [](const char* label, double ppl, double kld, double tg, int64_t bytes, bool base = false) {
+    VariantResult r;
+    r.label = label;
+    r.ppl = ppl;
+    r.kld_mean = kld;
+    r.tg_tps = tg;
+    r.file_bytes = bytes;
+    r.baseline = base;
+    return r;
+  };
+  const std::vector<VariantResult> rows = {row("F32", 10.0, 0, 10, 1000, true), row("Q8_0", 10.05, 0.001, 30, 300),
+                                           row("Q6_K", 10.1, 0.004, 25, 250), row("Q4_0", 10.8, 0.05, 40, 150)};
+  QualityBudget b;
+  b.max_kld = 0.01;
+  BudgetVerdict v = judge_budget(rows, b);
+  EXPECT_EQ(v.passed, (std::vector<std::string>{"Q8_0", "Q6_K"}));
+  EXPECT_EQ(v.fastest, "Q8_0");
+  EXPECT_EQ(v.smallest, "Q6_K");
+  ASSERT_EQ(v.failed.size(), 1u);
+  EXPECT_NE(v.failed[0].find("Q4_0: KLD 0.050000 > 0.01 (+400 %)"), std::string::npos) << v.failed[0];
+  b = {};
+  b.max_ppl_increase_pct = 0.75;  // Q8_0 +0.5 % passes, Q6_K +1 % fails
+  v = judge_budget(rows, b);
+  EXPECT_EQ(v.passed, (std::vector<std::string>{"Q8_0"}));
+  ASSERT_EQ(v.failed.size(), 2u);
+  EXPECT_NE(v.failed[0].find("Q6_K: PPL +1.00 % > 0.75 %"), std::string::npos) << v.failed[0];
+  b.max_ppl_increase_pct = 0.1;
+  v = judge_budget(rows, b);
+  EXPECT_TRUE(v.passed.empty());
+  EXPECT_NE(format_budget(v, b).find("no variant is within the budget"), std::string::npos);
+}
+
+// A calibrated variant: calibrated on the text's first part, every row
+// measured on the rest, and GPTQ nearer the baseline than RTN of its type.
+TEST(Optimize, CalibratedVariantsAreMeasuredOnTheHeldOutPart) {
+  QINFER_REQUIRE_DATA(kStories);
+  QINFER_REQUIRE_DATA(kText);
+  const auto dir = scratch_dir();
+  const CliResult r = run_qinfer("optimize " + data_path(kStories) + " --types Q4_0,Q4_0+gptq --eval-text " +
+                                 data_path(kText) + " -o " + (dir / "out").string() +
+                                 " -p 8 -n 4 -r 1 --chunks 12 -t 1 --sample-tokens 0 --calib-samples 32 --no-db"
+                                 " --max-kld 1e-9 --max-ppl-increase 1000%");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("| Q4_0+gptq"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("every row measured on the rest"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no variant is within the budget"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("failed: Q4_0+gptq: KLD"), std::string::npos) << r.out;
+  EXPECT_EQ(slurp((dir / "out" / "heldout.txt").string()), split_eval_text(slurp(data_path(kText))).evaluation);
+  const auto rows = nlohmann::json::parse(slurp((dir / "out" / "results.json").string())).get<std::vector<VariantResult>>();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[2].label, "Q4_0+gptq");
+  EXPECT_EQ(rows[2].file_type, "Q4_0");
+  EXPECT_LT(rows[2].kld_mean, rows[1].kld_mean);
 }

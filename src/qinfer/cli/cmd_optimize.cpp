@@ -14,6 +14,7 @@
 #include "qinfer/cli/run_records.h"
 #include "qinfer/core/error.h"
 #include "qinfer/eval/samples.h"
+#include "qinfer/optimize/budget.h"
 #include "qinfer/optimize/optimize.h"
 #include "qinfer/optimize/table.h"
 
@@ -30,7 +31,25 @@ struct OptimizeArgs {
   std::string sample_prompts_file;
   StoreArgs store;
   PlacementArgs placement;
+  double max_kld = -1;
+  std::string max_ppl_increase;  // "5%" or "5"
 };
+
+// --max-ppl-increase: a percentage, with or without the '%'.
+double parse_percent(const std::string& s) {
+  std::string t = s;
+  if (!t.empty() && t.back() == '%') t.pop_back();
+  size_t used = 0;
+  double v = -1;
+  try {
+    v = std::stod(t, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (t.empty() || used != t.size() || !(v >= 0))
+    throw InputError("--max-ppl-increase: '" + s + "' is not a non-negative percentage (e.g. 5%)");
+  return v;
+}
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -60,6 +79,10 @@ void optimize_cmd(OptimizeArgs& a) {
   if (p.out_dir.empty()) p.out_dir = (fs::path("qinfer-optimize") / fs::path(p.model_path).stem()).string();
   if (p.sample_tokens > 0)
     p.sample_prompts = a.sample_prompts_file.empty() ? default_sample_prompts() : read_prompt_lines(a.sample_prompts_file);
+  QualityBudget budget;
+  if (a.max_kld >= 0) budget.max_kld = a.max_kld;
+  if (!a.max_ppl_increase.empty()) budget.max_ppl_increase_pct = parse_percent(a.max_ppl_increase);
+  for (const std::string& t : p.types) parse_variant_spec(t);  // fail before any work
   // Open the store first: a bad database should fail before minutes of work.
   const std::unique_ptr<ResultStore> store = open_results_store(a.store);
 
@@ -72,6 +95,10 @@ void optimize_cmd(OptimizeArgs& a) {
   const report::ReportFiles& files = out.report;
   const fs::path results = out.results_json;
   std::printf("\n%s\n", format_comparison_table(out.variants).c_str());
+  if (std::any_of(p.types.begin(), p.types.end(), [](const std::string& t) { return t.find('+') != std::string::npos; }))
+    std::printf("calibrated variants: calibrated on the first %.0f%% of %s, every row measured on the rest\n\n",
+                100 * kCalibrationFraction, p.eval_text.c_str());
+  if (budget.any()) std::printf("%s\n", format_budget(judge_budget(out.variants, budget), budget).c_str());
 
   std::printf("models:  %s\nresults: %s\n", (fs::path(p.out_dir) / "models").string().c_str(), results.string().c_str());
   if (store)
@@ -85,7 +112,12 @@ void optimize_cmd(OptimizeArgs& a) {
 void define_optimize(CLI::App& cmd) {
   auto a = std::make_shared<OptimizeArgs>();
   cmd.add_option("model", a->model, "unquantized GGUF (F32/F16/BF16); default: stories260K");
-  cmd.add_option("--types", a->types, "comma-separated quantization types (default: Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,Q3_K_M)");
+  cmd.add_option("--types", a->types, "comma-separated quantization types, TYPE+gptq / TYPE+awq for calibrated ones (default: Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,Q4_0+gptq,Q4_0+awq,Q3_K_M)");
+  cmd.add_option("--max-kld", a->max_kld, "quality budget: mean KL-divergence vs the baseline; reports the fastest and smallest variant within it")
+      ->check(Allowed::reals(0));
+  cmd.add_option("--max-ppl-increase", a->max_ppl_increase, "quality budget: perplexity increase over the baseline, percent (e.g. 5%)");
+  cmd.add_option("--calib-samples", a->params.calib.n_samples, "calibrated variants: calibration windows")
+      ->capture_default_str()->check(Allowed::ints(1, 1 << 20));
   cmd.add_option("--eval-text", a->params.eval_text, "text for perplexity and KL-divergence (default: the default model's)");
   cmd.add_option("-o,--output,--out", a->params.out_dir, "output directory (default: qinfer-optimize/<model name>)");
   add_threads_option(cmd, a->params.threads);

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "qinfer/core/atomic_file.h"
@@ -18,7 +20,9 @@ namespace qinfer {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> default_optimize_types() { return {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M"}; }
+std::vector<std::string> default_optimize_types() {
+  return {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q4_0+gptq", "Q4_0+awq", "Q3_K_M"};
+}
 
 std::vector<std::string> default_sample_prompts() {
   return {"Once upon a time", "The little dog was sad because", "One day, a girl named Lily"};
@@ -61,9 +65,39 @@ class CreatedFiles {
 
 }  // namespace
 
+std::string VariantSpec::label() const {
+  return method == QuantMethod::Rtn ? type : type + "+" + quant_method_name(method);
+}
+
+VariantSpec parse_variant_spec(const std::string& entry) {
+  VariantSpec v;
+  const size_t plus = entry.find('+');
+  const FileTypeInfo& ft = parse_file_type(entry.substr(0, plus));
+  v.type = ft.name;
+  if (plus != std::string::npos) {
+    const std::string m = entry.substr(plus + 1);
+    if (m != "gptq" && m != "awq")
+      throw InputError("--types " + entry + ": unknown method '" + m + "' (TYPE+gptq or TYPE+awq)");
+    v.method = parse_quant_method(m);
+    CalibratedOptions o;
+    o.method = v.method;
+    try {
+      check_calibrated_options(o, ft.base);
+    } catch (const InputError& e) {
+      throw InputError("--types " + entry + ": " + e.what());
+    }
+  }
+  return v;
+}
+
 std::vector<VariantResult> run_optimize(const OptimizeParams& p, const OptimizeProgress& on_stage) {
   if (p.types.empty()) throw InputError("--types: no quantization types given");
-  for (const std::string& t : p.types) parse_file_type(t);  // fail before any work
+  std::vector<VariantSpec> specs;
+  bool calibrated = false;
+  for (const std::string& t : p.types) {  // fail before any work
+    specs.push_back(parse_variant_spec(t));
+    calibrated |= specs.back().method != QuantMethod::Rtn;
+  }
   const std::string base_type = dominant_type_name(*load_model(p.model_path));
   if (base_type != "F32" && base_type != "F16" && base_type != "BF16")
     throw InputError(p.model_path + ": the model is " + base_type +
@@ -78,6 +112,19 @@ std::vector<VariantResult> run_optimize(const OptimizeParams& p, const OptimizeP
   mp.n_gen = p.n_gen;
   mp.reps = p.reps;
   mp.eval_text = p.eval_text;
+  if (calibrated) {
+    // Calibrate on the text's first part, measure every variant on the rest.
+    const fs::path heldout = fs::path(p.out_dir) / "heldout.txt";
+    std::string text;
+    {
+      std::ifstream in(p.eval_text, std::ios::binary);
+      if (!in) throw InputError(p.eval_text + ": cannot read the evaluation text");
+      text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    created.add(heldout);
+    write_file_atomically(heldout.string(), split_eval_text(text).evaluation);
+    mp.eval_text = heldout.string();
+  }
   mp.n_ctx = p.n_ctx;
   mp.n_chunks = p.n_chunks;
   mp.base_logits = (fs::path(p.out_dir) / "baseline-logits.bin").string();
@@ -95,19 +142,23 @@ std::vector<VariantResult> run_optimize(const OptimizeParams& p, const OptimizeP
   mp.baseline = false;
 
   const std::string stem = fs::path(p.model_path).stem().string();
-  for (size_t i = 0; i < p.types.size(); ++i) {
-    const FileTypeInfo& ft = parse_file_type(p.types[i]);
-    if (on_stage) on_stage(int(i) + 1, n_stages, ft.name);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const VariantSpec& v = specs[i];
+    if (on_stage) on_stage(int(i) + 1, n_stages, v.label());
     QuantizeParams qp;
     qp.input = p.model_path;
-    qp.output = (fs::path(p.out_dir) / "models" / (stem + "-" + ft.name + ".gguf")).string();
-    qp.type = ft.name;
+    const std::string suffix = v.method == QuantMethod::Rtn ? "" : std::string("-") + quant_method_name(v.method);
+    qp.output = (fs::path(p.out_dir) / "models" / (stem + "-" + v.type + suffix + ".gguf")).string();
+    qp.type = v.type;
     qp.threads = p.threads;
+    qp.calibrated.method = v.method;
+    qp.calibrated.calib = p.calib;
+    qp.calibrated.default_text = p.eval_text;
     created.add(qp.output);
     const QuantizeSummary qs = quantize_model(qp);
     mp.model_path = qp.output;
-    mp.label = ft.name;
-    mp.file_type = ft.name;
+    mp.label = v.label();
+    mp.file_type = v.type;
     VariantResult r = measure_variant(mp);
     r.quantize_seconds = qs.seconds;
     results.push_back(r);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "qinfer/optimize/variant.h"
+#include "qinfer/quantize/calibrated.h"
 #include "qinfer/report/report.h"
 #include "qinfer/store/results_store.h"
 
@@ -14,8 +15,12 @@ namespace qinfer {
 
 struct OptimizeParams {
   std::string model_path;            // F32/F16/BF16 GGUF: the baseline
-  std::vector<std::string> types;    // quantize targets, llama-quantize names ("Q4_K_M", ...)
-  std::string eval_text;             // perplexity / KL-divergence text
+  std::vector<std::string> types;    // quantize targets: VariantSpec entries ("Q4_K_M", "Q4_0+gptq", ...)
+  // Perplexity / KL-divergence text. When a variant is calibrated, its first
+  // part (calibration.h's split) is the calibration text and every variant is
+  // measured on the rest only (written to out_dir/heldout.txt).
+  std::string eval_text;
+  CalibrationParams calib;           // windows of the calibrated variants (calib.file: another calibration text)
   std::string out_dir;               // models/, baseline logits, results.json, report/
   int threads = 0;                   // resolve_thread_count
   int n_prompt = 512, n_gen = 128, reps = 3;
@@ -26,6 +31,16 @@ struct OptimizeParams {
   std::string device = "cpu";        // recorded with each run: where it ran (--device, resolved)
   std::string device_reason;         // and why
 };
+
+// One entry of --types: a file type, optionally calibrated ("Q4_0+gptq",
+// "Q4_K_M+awq"); NF4, FP4, INT4, INT8 and their _DQ forms are file types.
+struct VariantSpec {
+  std::string type;              // llama-quantize's name, as parse_file_type spells it
+  QuantMethod method = QuantMethod::Rtn;
+  std::string label() const;     // "Q4_0", "Q4_0+gptq"
+};
+// InputError naming the entry for an unknown type or method, or a method the type cannot take.
+VariantSpec parse_variant_spec(const std::string& entry);
 
 // Default quantization matrix when --types is not given.
 std::vector<std::string> default_optimize_types();
