@@ -82,16 +82,18 @@ void bm_matmul(benchmark::State& st, TypeId t, Isa isa, int64_t n, int64_t n_tok
   st.counters["dots/s"] = benchmark::Counter(double(st.iterations()) * double(rows * n_tok), benchmark::Counter::kIsRate);
 }
 
-// One token against a matrix far larger than the caches (64 MiB of weights),
-// as in decode: measures how well the kernel streams weights from DRAM, which
-// the cache-resident benchmarks above do not see.
-void bm_matmul_dram(benchmark::State& st, TypeId t, Isa isa, int64_t n) {
+// A decode step's tokens (1 sequence, or a batch of 2..16) against a matrix far
+// larger than the caches (64 MiB of weights): measures how well the kernel
+// streams weights from DRAM, which the cache-resident benchmarks above do not
+// see. Bytes/s counts the weights once, so a batch that shares one pass over
+// them keeps the single token's rate.
+void bm_matmul_dram(benchmark::State& st, TypeId t, Isa isa, int64_t n, int64_t n_tok) {
   if (!pin(st, isa)) return;
   const int64_t rows = (int64_t(64) << 20) / int64_t(row_size(t, n));
-  Data d(t, n, rows, 1);
-  std::vector<float> Y(static_cast<size_t>(rows));
+  Data d(t, n, rows, n_tok);
+  std::vector<float> Y(static_cast<size_t>(rows * n_tok));
   for (auto _ : st) {
-    kernels::matmul_rows(t, n, d.W.data(), d.ws, 0, rows, d.X.data(), d.xs, 1, Y.data(), rows);
+    kernels::matmul_rows(t, n, d.W.data(), d.ws, 0, rows, d.X.data(), d.xs, n_tok, Y.data(), rows);
     benchmark::ClobberMemory();
   }
   st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(d.ws) * rows);
@@ -105,7 +107,10 @@ int main(int argc, char** argv) {
       for (int64_t n : {2048, 5632}) {
         const std::string tag = std::string(type_info(t).name) + "/" + kernels::isa_name(isa) + "/n=" + std::to_string(n);
         benchmark::RegisterBenchmark(("vec_dot/" + tag).c_str(), bm_vec_dot, t, isa, n);
-        if (n == 2048) benchmark::RegisterBenchmark(("matmul_dram/" + tag).c_str(), bm_matmul_dram, t, isa, n);
+        if (n == 2048)
+          for (int64_t n_tok : {1, 2, 4, 8, 16})
+            benchmark::RegisterBenchmark(("matmul_dram/" + tag + "/tok=" + std::to_string(n_tok)).c_str(),
+                                         bm_matmul_dram, t, isa, n, n_tok);
         for (int64_t n_tok : {1, 16, 64})
           benchmark::RegisterBenchmark(("matmul_rows/" + tag + "/tok=" + std::to_string(n_tok)).c_str(), bm_matmul, t,
                                        isa, n, n_tok);

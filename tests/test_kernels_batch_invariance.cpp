@@ -105,13 +105,15 @@ TEST_P(BatchInvariance, ManyTokensEqualOneAtATime) {
   }
 }
 
-// Long batches take other paths than decode (AVX-512 VNNI Q4_0: weights
-// transposed once per 64-row block and 32-block chunk of the row, 16 rows per
-// register, then an 8-row group and single rows): 91 rows = 64 + 16 + 8 + 3
-// and rows of 70 blocks (two full chunks and a part) reach each of them.
+// Batches take other paths than decode (AVX-512 VNNI Q4_0: up to 16 tokens
+// share each 16-row group decoded in registers, then an 8-row group and single
+// rows; longer batches transpose weights once per 64-row block and 32-block
+// chunk of the row, 16 rows per register, then an 8-row group and single rows):
+// 91 rows = 64 + 16 + 8 + 3 and rows of 70 blocks (two full chunks and a part)
+// reach each of them.
 TEST_P(BatchInvariance, LongBatchesEqualOneAtATimeOnEveryRowPath) {
   for (TypeId t : kernels::types_with_kernels()) {
-    for (int64_t n_tok : {16, 27}) {
+    for (int64_t n_tok : {5, 16, 27}) {
       const Problem p = make_problem(t, 91, n_tok, 5u + uint32_t(n_tok) + uint32_t(t), 70);
       std::vector<float> one(size_t(p.rows * n_tok)), all(one.size());
       for (int64_t k = 0; k < n_tok; ++k) run(p, 0, p.rows, k, 1, one);

@@ -457,16 +457,145 @@ template <class D>
     }
 }
 
-// Short batches (decode) stream rows; longer ones transpose once per row
-// block. Both give the lane tile's bits, so the switch cannot break batch
-// invariance.
+// Batched decode (2..16 tokens): each block of 8 rows is loaded, decoded and
+// transposed once and dotted with every token, instead of once per token as
+// matmul_stream does. The tokens' offset corrections and scales are computed
+// once per call. 8 interleaved rows defeat the hardware prefetcher (see
+// matmul_stream), so each block step also prefetches its share of the next
+// 8-row group: one sequential software stream a group ahead. Every lane's
+// arithmetic is the lane tile's, in its order (integer block sum from the
+// correction, then acc = fma(float(sum), d_w·d_x, acc) block by block): the
+// same bits as every other Q4_0 path.
+constexpr int kMaxBatchTokens = 16;
+
+template <class D, int C>
+void batch_rows8(int64_t nb, const uint8_t* w, size_t ws, const uint8_t* const* x, const int32_t* ncorr,
+                 const float* xd, const uint8_t* next, float* Y, int64_t ldy) {
+  using W = typename D::W;
+  using X = typename D::X;
+  const size_t step = 8 * ws / size_t(nb);  // bytes of the next group to prefetch per block
+  __m256 acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    if (next)
+      for (size_t o = 0; o < step + 63; o += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(next + size_t(ib) * step + o), _MM_HINT_T0);
+    __m256i t[8];
+    uint16_t dh[8];
+    for (int i = 0; i < 8; ++i) dh[i] = reinterpret_cast<const W*>(w + size_t(i) * ws)[ib].d;
+    load_transposed<D>(w, ws, ib, t);
+    const __m256 wd = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(dh)));
+    for (int c = 0; c < C; ++c) {
+      const int8_t* q = reinterpret_cast<const X*>(x[c])[ib].qs;
+      __m256i p = _mm256_set1_epi32(ncorr[c * nb + ib]);
+      for (int k = 0; k < 8; ++k) {
+        int32_t g;
+        memcpy(&g, q + 4 * k, 4);
+        p = _mm256_dpbusd_epi32(p, t[k], _mm256_set1_epi32(g));
+      }
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(wd, _mm256_set1_ps(xd[c * nb + ib])), acc[c]);
+    }
+  }
+  for (int c = 0; c < C; ++c) _mm256_storeu_ps(Y + c * ldy, acc[c]);
+}
+
+// 16 rows per 512-bit register (two 8-row halves as pack_lane16 lays them out,
+// kept in registers): half the broadcasts and instructions per row of batch_rows8.
+template <class D, int C>
+void batch_rows16(int64_t nb, const uint8_t* w, size_t ws, const uint8_t* const* x, const int32_t* ncorr,
+                  const float* xd, const uint8_t* next, float* Y, int64_t ldy) {
+  using W = typename D::W;
+  using X = typename D::X;
+  const size_t step = 16 * ws / size_t(nb);
+  __m512 acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    if (next)
+      for (size_t o = 0; o < step + 63; o += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(next + size_t(ib) * step + o), _MM_HINT_T0);
+    uint16_t dh[16];
+    for (int i = 0; i < 16; ++i) dh[i] = reinterpret_cast<const W*>(w + size_t(i) * ws)[ib].d;
+    __m256i lo[8], hi[8];
+    load_transposed<D>(w, ws, ib, lo);
+    load_transposed<D>(w + 8 * ws, ws, ib, hi);
+    __m512i t[8];
+    for (int k = 0; k < 8; ++k) t[k] = _mm512_inserti64x4(_mm512_castsi256_si512(lo[k]), hi[k], 1);
+    const __m512 wd = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(dh)));
+    for (int c = 0; c < C; ++c) {
+      const int8_t* q = reinterpret_cast<const X*>(x[c])[ib].qs;
+      __m512i p = _mm512_set1_epi32(ncorr[c * nb + ib]);
+      for (int k = 0; k < 8; ++k) {
+        int32_t g;
+        memcpy(&g, q + 4 * k, 4);
+        p = _mm512_dpbusd_epi32(p, t[k], _mm512_set1_epi32(g));
+      }
+      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(wd, _mm512_set1_ps(xd[c * nb + ib])), acc[c]);
+    }
+  }
+  for (int c = 0; c < C; ++c) _mm512_storeu_ps(Y + c * ldy, acc[c]);
+}
+
+template <class D, int K>
+inline void batch_rows16_n(int n_tok, int64_t nb, const uint8_t* w, size_t ws, const uint8_t* const* x,
+                           const int32_t* ncorr, const float* xd, const uint8_t* next, float* Y, int64_t ldy) {
+  if constexpr (K >= 1) {
+    if (n_tok == K)
+      batch_rows16<D, K>(nb, w, ws, x, ncorr, xd, next, Y, ldy);
+    else
+      batch_rows16_n<D, K - 1>(n_tok, nb, w, ws, x, ncorr, xd, next, Y, ldy);
+  }
+}
+
+template <class D, int K>
+inline void batch_rows8_n(int n_tok, int64_t nb, const uint8_t* w, size_t ws, const uint8_t* const* x,
+                          const int32_t* ncorr, const float* xd, const uint8_t* next, float* Y, int64_t ldy) {
+  if constexpr (K >= 1) {
+    if (n_tok == K)
+      batch_rows8<D, K>(nb, w, ws, x, ncorr, xd, next, Y, ldy);
+    else
+      batch_rows8_n<D, K - 1>(n_tok, nb, w, ws, x, ncorr, xd, next, Y, ldy);
+  }
+}
+
+template <class D>
+[[gnu::noinline]] void matmul_batch(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, const void* X,
+                                    size_t xs, int64_t n_tok, float* Y, int64_t ldy) {
+  const int64_t nb = n / 32;
+  int32_t ncorr[kMaxBatchTokens * kMaxStreamBlocks];
+  float xd[kMaxBatchTokens * kMaxStreamBlocks];
+  const auto* w = static_cast<const uint8_t*>(W);
+  const auto* x = static_cast<const uint8_t*>(X);
+  const uint8_t* xr[kMaxBatchTokens];
+  for (int64_t t = 0; t < n_tok; ++t) {
+    xr[t] = x + size_t(t) * xs;
+    prepare_stream_token<D>(nb, xr[t], ncorr + t * nb, xd + t * nb);
+  }
+  int64_t r = r0;
+  for (; r + 16 <= r1; r += 16) {
+    const uint8_t* next = r + 32 <= r1 ? w + size_t(r + 16) * ws : nullptr;
+    batch_rows16_n<D, kMaxBatchTokens>(int(n_tok), nb, w + size_t(r) * ws, ws, xr, ncorr, xd, next, Y + r, ldy);
+  }
+  for (; r + 8 <= r1; r += 8) {
+    const uint8_t* next = nullptr;
+    batch_rows8_n<D, kMaxBatchTokens>(int(n_tok), nb, w + size_t(r) * ws, ws, xr, ncorr, xd, next, Y + r, ldy);
+  }
+  for (; r < r1; ++r)
+    for (int64_t t = 0; t < n_tok; ++t)
+      stream_rows<D, 1>(nb, w + size_t(r) * ws, ws, xr[t], ncorr + t * nb, xd + t * nb, Y + t * ldy + r);
+}
+
+// One token streams rows, short batches share each decoded 8-row block, longer
+// ones transpose once per row block. All give the lane tile's bits, so the
+// switch cannot break batch invariance.
 template <class D>
 void matmul_lanes_auto(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, const void* X, size_t xs,
                        int64_t n_tok, float* Y, int64_t ldy) {
-  if (n_tok > kMaxStreamTokens || n / 32 > kMaxStreamBlocks)
+  if (n_tok > kMaxBatchTokens || n / 32 > kMaxStreamBlocks)
     matmul_lanes_packed<D>(n, W, ws, r0, r1, X, xs, n_tok, Y, ldy);
-  else
+  else if (n_tok == 1)
     matmul_stream<D>(n, W, ws, r0, r1, X, xs, n_tok, Y, ldy);
+  else
+    matmul_batch<D>(n, W, ws, r0, r1, X, xs, n_tok, Y, ldy);
 }
 
 // Prefill with vec_dot's own summation order (bit-for-bit as the 1×8 path):
