@@ -2,8 +2,11 @@
 // `qinfer serve` child process (for signals), and readers for SSE streams.
 #pragma once
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,6 +61,19 @@ class TestServer {
   int port_ = 0;
   std::thread thread_;
 };
+
+// A plain TCP connection to the server (for clients httplib cannot play:
+// half-sent requests, closing without reading); -1 on failure.
+inline int connect_raw(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(uint16_t(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
+  if (fd >= 0) ::close(fd);
+  return -1;
+}
 
 // The payloads of a complete SSE body's `data:` lines; fails the test on any
 // other kind of line.

@@ -9,6 +9,7 @@
 
 #include "qinfer/core/error.h"
 #include "qinfer/serve/api_error.h"
+#include "qinfer/serve/deadline_http_server.h"
 #include "qinfer/serve/routes.h"
 
 namespace qinfer::serve {
@@ -49,12 +50,15 @@ httplib::Server::HandlerResponse refuse(httplib::Response& res, const ApiError& 
 }  // namespace
 
 Server::Server(ServeOptions options, std::unique_ptr<ModelProvider> models)
-    : state_(std::make_unique<ServerState>(std::move(options), std::move(models))), http_(std::make_unique<httplib::Server>()) {
+    : state_(std::make_unique<ServerState>(std::move(options), std::move(models))) {
   const ServeOptions& o = state_->options();
+  // A client must send a whole request within timeout_s of its first byte
+  // (slow-loris); a stalled read or write, or an idle keep-alive, is cut too.
+  http_ = std::make_unique<DeadlineHttpServer>(std::chrono::seconds(o.timeout_s),
+                                               [&m = state_->metrics()] { m.connection_timed_out(); });
   // A streaming response holds its connection's thread until it ends.
   const size_t threads = o.http_threads > 0 ? size_t(o.http_threads) : 256;
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  // A client that stops sending (slow-loris) or reading is dropped after timeout_s.
   http_->set_read_timeout(o.timeout_s, 0);
   http_->set_write_timeout(o.timeout_s, 0);
   http_->set_keep_alive_timeout(std::min(o.timeout_s, 10));

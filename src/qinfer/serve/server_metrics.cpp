@@ -35,6 +35,10 @@ ServerMetrics::ServerMetrics(std::function<std::vector<EngineSnapshot>()> engine
   MetricsRegistry& r = registry_;
   r.declare("qinfer_requests_total", "HTTP requests answered, by route and status code", MetricType::Counter,
             {"endpoint", "status"});
+  r.declare("qinfer_connections_timed_out_total",
+            "Connections closed because a whole request did not arrive within --timeout (slow clients)",
+            MetricType::Counter);
+  r.counter("qinfer_connections_timed_out_total");
   r.declare("qinfer_request_duration_seconds", "Request received to response finished", MetricType::Histogram,
             {"endpoint"}, duration_buckets());
   engine_family(r, engines, "qinfer_queue_length", "Requests waiting for a sequence slot or KV blocks",
@@ -76,7 +80,10 @@ ServerMetrics::ServerMetrics(std::function<std::vector<EngineSnapshot>()> engine
                 for (const ModelMemory& m : models()) out.push_back({{{"model", m.model}}, double(m.resident_bytes)});
                 return out;
               });
-  r.declare("qinfer_memory_budget_bytes", "--memory-budget in bytes (0: no limit)", MetricType::Gauge);
+  r.declare("qinfer_memory_budget_bytes",
+            "Memory the models may use, in bytes: --memory-budget, else the RAM available at start, "
+            "less the process overhead (0: unlimited)",
+            MetricType::Gauge);
   r.gauge("qinfer_memory_budget_bytes").set(double(memory_budget));
   r.declare("qinfer_model_load_duration_seconds", "Duration of the model's last load", MetricType::Gauge, {"model"});
   r.declare("qinfer_model_loads_total", "Model loads (a reload after eviction counts)", MetricType::Counter,
@@ -112,6 +119,8 @@ void ServerMetrics::model_loaded(const std::string& model, double seconds) {
   registry_.gauge("qinfer_model_load_duration_seconds", {{"model", model}}).set(seconds);
   registry_.counter("qinfer_model_loads_total", {{"model", model}}).inc();
 }
+
+void ServerMetrics::connection_timed_out() { registry_.counter("qinfer_connections_timed_out_total").inc(); }
 
 void ServerMetrics::model_evicted(const std::string& model) {
   registry_.counter("qinfer_model_evictions_total", {{"model", model}}).inc();

@@ -44,6 +44,8 @@ class ServerMetrics {
   Histogram& request_duration(const std::string& endpoint);
   void model_loaded(const std::string& model, double seconds);
   void model_evicted(const std::string& model);
+  // A connection cut because its request did not arrive within --timeout.
+  void connection_timed_out();
 
   std::string render() const { return registry_.render(); }
   MetricsRegistry& registry() { return registry_; }

@@ -19,7 +19,7 @@ struct ServeOptions {
   std::string api_key;             // "" = no key needed
   bool api_key_all = false;        // the key guards /health and /metrics too
   size_t max_body = 1 << 20;       // bytes of a request body at most (413 beyond)
-  int timeout_s = 30;              // a connection that sends or takes nothing this long is closed
+  int timeout_s = 30;              // to send a whole request; and the longest a read or write may stall
   int max_queue = 64;              // per model: requests waiting beyond the running ones (429 beyond)
   int http_threads = 0;            // connections served at once; 0: 256
   double drain_timeout_s = 30;     // SIGTERM: how long running requests may take to finish
