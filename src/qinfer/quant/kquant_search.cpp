@@ -29,6 +29,22 @@ bool kquant_x8_available() {
   return ok;
 }
 
+#if !defined(__x86_64__)
+// Builds without kquant_search_avx2.cpp (aarch64): kquant_x8_available() is
+// false so these are not called, but the quantizers' 8-lane branches still
+// link; they are the eight scalar searches the AVX2 versions equal.
+void make_qkx2_quants_x8(const float* x, const float* weights, int nmax, float rmin, float rdelta, int nstep,
+                         uint8_t* L, float* scales, float* the_mins) {
+  uint8_t Laux[32];
+  for (int j = 0; j < 8; ++j)
+    scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights + 32 * j, L + 32 * j, &the_mins[j], Laux, rmin,
+                                 rdelta, nstep, false);
+}
+void make_qx_quants_x8_rmse1(const float* x, int nmax, int8_t* L, float* scales) {
+  for (int j = 0; j < 8; ++j) scales[j] = make_qx_quants(16, nmax, x + 16 * j, L + 16 * j, 1, nullptr);
+}
+#endif
+
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw) {
   float max = 0, amax = 0;
   for (int i = 0; i < n; ++i) {
