@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "qinfer/core/arm_features.h"
 #include "qinfer/core/error.h"
 #include "qinfer/core/x86_features.h"
 #include "qinfer/kernels/kernel_table.h"
@@ -59,6 +60,20 @@ const IsaSpec kIsas[] = {
     {Isa::Scalar, Isa::Scalar, always, fill_scalar},
     {Isa::Avx2, Isa::Scalar, has_avx2, fill_avx2},
     {Isa::Avx512, Isa::Avx2, has_avx512, fill_avx512},
+};
+#elif defined(__aarch64__)
+// FP16<->FP32 conversion (FCVTL/FCVTN) is baseline ARMv8-A, so the F16 kernels
+// need no extension; SDOT/UDOT (HWCAP asimddp) selects neon_dot.
+bool has_neon() { return arm_features().asimd; }
+bool has_neon_dot() { return has_neon() && arm_features().dotprod; }
+void fill_neon(KernelTable& t) {
+  fill_table_neon(t);
+  fill_attention_neon(t);
+}
+const IsaSpec kIsas[] = {
+    {Isa::Scalar, Isa::Scalar, always, fill_scalar},
+    {Isa::Neon, Isa::Scalar, has_neon, fill_neon},
+    {Isa::NeonDot, Isa::Neon, has_neon_dot, fill_table_neon_dot},
 };
 #else
 const IsaSpec kIsas[] = {

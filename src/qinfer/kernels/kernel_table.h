@@ -34,6 +34,7 @@ void fill_table_neon_dot(KernelTable& t);   // kernels_neon_dot.cpp (int8 block 
 void fill_attention_generic(KernelTable& t);  // attention_generic.cpp
 void fill_attention_avx2(KernelTable& t);     // attention_avx2.cpp
 void fill_attention_avx512(KernelTable& t);   // attention_avx512.cpp
+void fill_attention_neon(KernelTable& t);     // attention_neon.cpp (neon and neon_dot)
 
 // Scalar reference dot products (ggml's *_generic twins): per 32-block integer
 // sums scaled by d_w·d_x, accumulated in float; float types accumulate in double.

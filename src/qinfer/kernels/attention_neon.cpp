@@ -1,0 +1,107 @@
+// NEON attention (baseline ARMv8-A, for both the neon and neon_dot paths):
+// the scalar reference's steps (attention_scalar_ops.inc) with the F16 and
+// float loops over 16 keys as four 4-lane vectors, in the reference's order,
+// so results are its bits; and the F16-K scores of an F16-V cache in this
+// ISA's F16 vec_dot arithmetic (neon_blocks.inc's FloatTile), as the driver
+// requires. The online softmax and the quantized-K scores stay scalar.
+#include <arm_neon.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "qinfer/core/error.h"
+#include "qinfer/core/fp16.h"
+#include "qinfer/kernels/attention.h"
+#include "qinfer/kernels/kernel_table.h"
+#include "qinfer/kernels/kernels.h"
+#include "qinfer/quant/q4_0.h"
+#include "qinfer/quant/q8_0.h"
+
+namespace qinfer::kernels {
+namespace {
+
+#include "qinfer/kernels/attention_driver.inc"
+#include "qinfer/kernels/attention_scalar_ops.inc"
+
+inline float32x4_t load_h4(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+
+struct NeonOps : ScalarOps {
+  static void k_to_float(const uint8_t* tile, int hd, float* kf) {
+    const auto* h = reinterpret_cast<const uint16_t*>(tile);
+    for (int i = 0; i < hd * kKeyTile; i += 4) vst1q_f32(kf + i, load_h4(h + i));
+  }
+  // Chains c[d % 4] = fma(q[d], k[d][j], c) for 16 keys at once, then (c0 + c1) + (c2 + c3).
+  static void qk_f16(const float* qf, int hd, const float* kf, float* s) {
+    float32x4_t c[4][4];
+    for (auto& ci : c)
+      for (auto& v : ci) v = vdupq_n_f32(0.0f);
+    for (int d = 0; d < hd; ++d)
+      for (int g = 0; g < 4; ++g) c[d % 4][g] = vfmaq_n_f32(c[d % 4][g], vld1q_f32(kf + d * kKeyTile + 4 * g), qf[d]);
+    for (int g = 0; g < 4; ++g) vst1q_f32(s + 4 * g, vaddq_f32(vaddq_f32(c[0][g], c[1][g]), vaddq_f32(c[2][g], c[3][g])));
+  }
+  // FloatTile<LdF16>'s vec_dot for each key: element d feeds chain d % 16
+  // (lane d % 4 of accumulator d / 4 % 4), a zero-padded last step adds +0 to
+  // the chains past hd, then lanes (c_l + c_4+l) + (c_8+l + c_12+l) and hsum4.
+  static void qk_f16_dot(const float* qf, int hd, const uint8_t* tile, float* s) {
+    const auto* h = reinterpret_cast<const uint16_t*>(tile);
+    float32x4_t c[16][4];  // [chain][keys 4g..4g+3]
+    for (auto& ci : c)
+      for (auto& v : ci) v = vdupq_n_f32(0.0f);
+    int d = 0;
+    for (; d < hd; ++d)
+      for (int g = 0; g < 4; ++g) c[d % 16][g] = vfmaq_n_f32(c[d % 16][g], load_h4(h + d * kKeyTile + 4 * g), qf[d]);
+    for (; d % 16 != 0; ++d)
+      for (int g = 0; g < 4; ++g) c[d % 16][g] = vaddq_f32(c[d % 16][g], vdupq_n_f32(0.0f));
+    for (int g = 0; g < 4; ++g) {
+      float32x4_t l[4];
+      for (int i = 0; i < 4; ++i) l[i] = vaddq_f32(vaddq_f32(c[i][g], c[4 + i][g]), vaddq_f32(c[8 + i][g], c[12 + i][g]));
+      vst1q_f32(s + 4 * g, vaddq_f32(vaddq_f32(l[0], l[1]), vaddq_f32(l[2], l[3])));
+    }
+  }
+  static void accumulate(const float* s, int nk, float* acc, const float* vf, int hd) {
+    for (int j = 0; j < nk; ++j) {
+      int d = 0;
+      for (; d + 4 <= hd; d += 4)
+        vst1q_f32(acc + d, vfmaq_n_f32(vld1q_f32(acc + d), vld1q_f32(vf + size_t(j) * hd + d), s[j]));
+      for (; d < hd; ++d) acc[d] = std::fma(s[j], vf[size_t(j) * hd + d], acc[d]);
+    }
+  }
+  // Multiply, then add (no FMA), as the reference.
+  static void mul_add(const float* p, int nk, float* acc, const float* vf, int hd) {
+    for (int j = 0; j < nk; ++j) {
+      const float* v = vf + size_t(j) * hd;
+      int d = 0;
+      for (; d + 4 <= hd; d += 4) vst1q_f32(acc + d, vaddq_f32(vld1q_f32(acc + d), vmulq_n_f32(vld1q_f32(v + d), p[j])));
+      for (; d < hd; ++d) acc[d] += p[j] * v[d];
+    }
+  }
+  // ScalarOps::update, whose last step calls the accumulate above.
+  static void update(float* s, int nk, float scale, float& m, float& l, float* acc, const float* vf, int hd) {
+    float mx = -INFINITY;
+    for (int j = 0; j < kKeyTile; ++j) {
+      s[j] = j < nk ? s[j] * scale : -INFINITY;
+      mx = std::max(mx, s[j]);
+    }
+    if (mx > m) {
+      const float alpha = exp_approx(m - mx);
+      l = l * alpha;
+      for (int d = 0; d < hd; ++d) acc[d] = acc[d] * alpha;
+      m = mx;
+    }
+    for (int j = 0; j < kKeyTile; ++j) s[j] = j < nk ? exp_approx(s[j] - m) : 0.0f;
+    l = l + tree16(s);
+    accumulate(s, nk, acc, vf, hd);
+  }
+};
+
+void attention_neon(const KvHeadView& kv, const AttentionRows& rows, void* scratch, size_t bytes) {
+  attention_run<NeonOps>(kv, rows, scratch, bytes);
+}
+
+}  // namespace
+
+void fill_attention_neon(KernelTable& t) { t.attention = attention_neon; }
+
+}  // namespace qinfer::kernels
