@@ -3,7 +3,9 @@
 set -euo pipefail
 pkgs=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev
       nlohmann-json3-dev libcli11-dev libfmt-dev libsqlite3-dev pkg-config libcpp-httplib-dev curl ca-certificates python3
-      chromium nodejs npm prometheus)
+      chromium nodejs npm prometheus
+      # the aarch64 cross build (NEON kernels) and qemu-aarch64 to run its tests: ctest -L arm
+      g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

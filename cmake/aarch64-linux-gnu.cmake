@@ -1,0 +1,20 @@
+# Cross-compiling for aarch64 Linux with Debian's g++-aarch64-linux-gnu
+# (libraries and headers under /usr/aarch64-linux-gnu). The test binaries run
+# under qemu-user: CMAKE_CROSSCOMPILING_EMULATOR is how CMake runs them.
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(QINFER_CROSS_PREFIX aarch64-linux-gnu)
+set(QINFER_CROSS_SYSROOT /usr/${QINFER_CROSS_PREFIX} CACHE PATH "target libraries (qemu -L)")
+
+set(CMAKE_C_COMPILER ${QINFER_CROSS_PREFIX}-gcc)
+set(CMAKE_CXX_COMPILER ${QINFER_CROSS_PREFIX}-g++)
+set(CMAKE_FIND_ROOT_PATH ${QINFER_CROSS_SYSROOT})
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+
+find_program(QINFER_QEMU_AARCH64 qemu-aarch64)
+if(QINFER_QEMU_AARCH64)
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${QINFER_QEMU_AARCH64} -L ${QINFER_CROSS_SYSROOT})
+endif()
