@@ -54,8 +54,9 @@ TEST_P(Tiny256KQuantPerplexity, MatchesLlamaCpp) {
   EXPECT_EQ(r.n_chunks, pp.n_chunks);
   EXPECT_NEAR(r.ppl(), want, want * test::golden_ppl_tolerance(pp.n_chunks, all)) << key << " after " << r.n_chunks
                                                                                   << " chunks";
-  if (pp.n_chunks == all)
+  if (pp.n_chunks == all) {
     EXPECT_NEAR(r.ppl_error(), g["ppl_err"].get<double>(), g["ppl_err"].get<double>() * 0.02) << key;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Files, Tiny256KQuantPerplexity,
