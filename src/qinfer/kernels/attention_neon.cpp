@@ -3,7 +3,7 @@
 // float loops over 16 keys as four 4-lane vectors, in the reference's order,
 // so results are its bits; and the F16-K scores of an F16-V cache in this
 // ISA's F16 vec_dot arithmetic (neon_blocks.inc's FloatTile), as the driver
-// requires. The online softmax and the quantized-K scores stay scalar.
+// requires. The online softmax's exponentials stay scalar.
 #include <arm_neon.h>
 
 #include <algorithm>
@@ -26,6 +26,14 @@ namespace {
 #include "qinfer/kernels/attention_scalar_ops.inc"
 
 inline float32x4_t load_h4(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+
+// Four keys' 4-code groups (16 bytes) times the same 4 query codes repeated:
+// one exact int32 sum per key (8-bit products widened, then added pairwise).
+inline int32x4_t dot_keys(int8x16_t k, int8x16_t y) {
+  const int16x8_t lo = vmull_s8(vget_low_s8(k), vget_low_s8(y));  // keys 0, 1
+  const int16x8_t hi = vmull_high_s8(k, y);                       // keys 2, 3
+  return vpaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi));
+}
 
 struct NeonOps : ScalarOps {
   static void k_to_float(const uint8_t* tile, int hd, float* kf) {
@@ -59,6 +67,40 @@ struct NeonOps : ScalarOps {
       for (int i = 0; i < 4; ++i) l[i] = vaddq_f32(vaddq_f32(c[i][g], c[4 + i][g]), vaddq_f32(c[8 + i][g], c[12 + i][g]));
       vst1q_f32(s + 4 * g, vaddq_f32(vaddq_f32(l[0], l[1]), vaddq_f32(l[2], l[3])));
     }
+  }
+  // Q8_0/Q4_0 K: per 32-block each key's exact integer sum, then
+  // fma(float(isum), d_k·d_q, s), for 16 keys as four 4-lane vectors.
+  static void qk_quant(TypeId t, const BlockQ8_0* q, const int32_t*, int hd, const uint8_t* tile, float* s) {
+    const size_t bb = k_block_bytes(t);
+    float32x4_t acc[4];
+    for (auto& a : acc) a = vdupq_n_f32(0.0f);
+    for (int b = 0; b < hd / 32; ++b) {
+      const uint8_t* tb = tile + size_t(b) * bb;
+      int32x4_t isum[4];
+      for (auto& v : isum) v = vdupq_n_s32(0);
+      for (int g = 0; g < 8; ++g) {  // elements 4g..4g+3
+        uint32_t y4;
+        std::memcpy(&y4, q[b].qs + 4 * g, 4);
+        const int8x16_t y = vreinterpretq_s8_u32(vdupq_n_u32(y4));
+        for (int h = 0; h < 4; ++h) {
+          int8x16_t k;
+          if (t == TypeId::Q8_0) {
+            k = vreinterpretq_s8_u8(vld1q_u8(tb + kScales + size_t(g) * 64 + 16 * h));
+          } else {  // dword g % 4: low nibbles for g < 4, high ones for the second half
+            const uint8x16_t v = vld1q_u8(tb + kScales + size_t(g % 4) * 64 + 16 * h);
+            const uint8x16_t nib = g < 4 ? vandq_u8(v, vdupq_n_u8(0x0F)) : vshrq_n_u8(v, 4);
+            k = vsubq_s8(vreinterpretq_s8_u8(nib), vdupq_n_s8(8));
+          }
+          isum[h] = vaddq_s32(isum[h], dot_keys(k, y));
+        }
+      }
+      const float dq = fp16_to_f32(q[b].d);
+      for (int h = 0; h < 4; ++h) {
+        const float32x4_t dk = load_h4(reinterpret_cast<const uint16_t*>(tb) + 4 * h);
+        acc[h] = vfmaq_f32(acc[h], vcvtq_f32_s32(isum[h]), vmulq_n_f32(dk, dq));
+      }
+    }
+    for (int h = 0; h < 4; ++h) vst1q_f32(s + 4 * h, acc[h]);
   }
   static void accumulate(const float* s, int nk, float* acc, const float* vf, int hd) {
     for (int j = 0; j < nk; ++j) {
