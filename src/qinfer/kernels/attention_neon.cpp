@@ -3,7 +3,7 @@
 // float loops over 16 keys as four 4-lane vectors, in the reference's order,
 // so results are its bits; and the F16-K scores of an F16-V cache in this
 // ISA's F16 vec_dot arithmetic (neon_blocks.inc's FloatTile), as the driver
-// requires. The online softmax's exponentials stay scalar.
+// requires.
 #include <arm_neon.h>
 
 #include <algorithm>
@@ -26,6 +26,26 @@ namespace {
 #include "qinfer/kernels/attention_scalar_ops.inc"
 
 inline float32x4_t load_h4(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+
+// kernels::exp_approx on 4 lanes: the same operations in the same order.
+inline float32x4_t exp4(float32x4_t x) {
+  const uint32x4_t tiny = vcltq_f32(x, vdupq_n_f32(-86.0f));
+  x = vminq_f32(vdupq_n_f32(88.0f), x);  // NaN stays NaN, as std::min(x, 88)
+  const float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504088896341f));
+  float32x4_t r = vfmaq_n_f32(x, n, -0.693359375f);
+  r = vfmaq_n_f32(r, n, 2.12194440e-4f);
+  float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
+  p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
+  p = vfmaq_f32(r, p, vmulq_f32(r, r));
+  p = vaddq_f32(p, vdupq_n_f32(1.0f));
+  const int32x4_t e = vshlq_n_s32(vcvtq_s32_f32(n), 23);
+  const uint32x4_t y = vreinterpretq_u32_s32(vaddq_s32(vreinterpretq_s32_f32(p), e));
+  return vreinterpretq_f32_u32(vbicq_u32(y, tiny));
+}
 
 // Four keys' 4-code groups (16 bytes) times the same 4 query codes repeated:
 // one exact int32 sum per key (8-bit products widened, then added pairwise).
@@ -119,7 +139,7 @@ struct NeonOps : ScalarOps {
       for (; d < hd; ++d) acc[d] += p[j] * v[d];
     }
   }
-  // ScalarOps::update, whose last step calls the accumulate above.
+  // ScalarOps::update with its exponentials 4 at a time; its last step calls the accumulate above.
   static void update(float* s, int nk, float scale, float& m, float& l, float* acc, const float* vf, int hd) {
     float mx = -INFINITY;
     for (int j = 0; j < kKeyTile; ++j) {
@@ -129,10 +149,17 @@ struct NeonOps : ScalarOps {
     if (mx > m) {
       const float alpha = exp_approx(m - mx);
       l = l * alpha;
-      for (int d = 0; d < hd; ++d) acc[d] = acc[d] * alpha;
+      int d = 0;
+      for (; d + 4 <= hd; d += 4) vst1q_f32(acc + d, vmulq_n_f32(vld1q_f32(acc + d), alpha));
+      for (; d < hd; ++d) acc[d] = acc[d] * alpha;
       m = mx;
     }
-    for (int j = 0; j < kKeyTile; ++j) s[j] = j < nk ? exp_approx(s[j] - m) : 0.0f;
+    const int32x4_t lane = {0, 1, 2, 3};
+    for (int g = 0; g < 4; ++g) {
+      const uint32x4_t live = vcltq_s32(vaddq_s32(lane, vdupq_n_s32(4 * g)), vdupq_n_s32(nk));
+      const float32x4_t p = exp4(vsubq_f32(vld1q_f32(s + 4 * g), vdupq_n_f32(m)));
+      vst1q_f32(s + 4 * g, vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(p), live)));
+    }
     l = l + tree16(s);
     accumulate(s, nk, acc, vf, hd);
   }
