@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "qinfer/core/error.h"
+#include "qinfer/core/fp16.h"
 #include "qinfer/quant/q2_k.h"
 #include "qinfer/quant/q3_k.h"
 #include "qinfer/quant/q4_0.h"
@@ -94,12 +95,29 @@ void write_q6_k(void* b, const uint8_t* c) {
   }
 }
 
+// The fp16 parameters: d alone, or d and a min (m of the legacy types, dmin of the k-quants).
+template <typename B>
+void set_d(void* b, const float* p) {
+  static_cast<B*>(b)->d = f32_to_fp16(p[0]);
+}
+template <typename B>
+void set_d_m(void* b, const float* p) {
+  static_cast<B*>(b)->d = f32_to_fp16(p[0]);
+  static_cast<B*>(b)->m = f32_to_fp16(p[1]);
+}
+template <typename B>
+void set_d_dmin(void* b, const float* p) {
+  static_cast<B*>(b)->d = f32_to_fp16(p[0]);
+  static_cast<B*>(b)->dmin = f32_to_fp16(p[1]);
+}
+
 // One row per type whose values are affine in an integer code.
 constexpr CodeGrid kGrids[] = {
-    {TypeId::Q4_0, 15, write_q4_0}, {TypeId::Q4_1, 15, write_q4_1}, {TypeId::Q5_0, 31, write_q5_0},
-    {TypeId::Q5_1, 31, write_q5_1}, {TypeId::Q8_0, 255, write_q8_0}, {TypeId::Q2_K, 3, write_q2_k},
-    {TypeId::Q3_K, 7, write_q3_k},  {TypeId::Q4_K, 15, write_q4_k},  {TypeId::Q5_K, 31, write_q5_k},
-    {TypeId::Q6_K, 63, write_q6_k},
+    {TypeId::Q4_0, 15, write_q4_0, 1, set_d<BlockQ4_0>},      {TypeId::Q4_1, 15, write_q4_1, 2, set_d_m<BlockQ4_1>},
+    {TypeId::Q5_0, 31, write_q5_0, 1, set_d<BlockQ5_0>},      {TypeId::Q5_1, 31, write_q5_1, 2, set_d_m<BlockQ5_1>},
+    {TypeId::Q8_0, 255, write_q8_0, 1, set_d<BlockQ8_0>},     {TypeId::Q2_K, 3, write_q2_k, 2, set_d_dmin<BlockQ2_K>},
+    {TypeId::Q3_K, 7, write_q3_k, 1, set_d<BlockQ3_K>},       {TypeId::Q4_K, 15, write_q4_k, 2, set_d_dmin<BlockQ4_K>},
+    {TypeId::Q5_K, 31, write_q5_k, 2, set_d_dmin<BlockQ5_K>}, {TypeId::Q6_K, 63, write_q6_k, 1, set_d<BlockQ6_K>},
 };
 
 constexpr int kMaxBlock = 256;
@@ -128,6 +146,21 @@ void read_element_grids(const CodeGrid& grid, const void* block, ElementGrid* ou
   grid.write_codes(tmp, codes);
   info.to_float(tmp, v1, n);
   for (int i = 0; i < n; ++i) out[i] = {v0[i], v1[i] - v0[i]};
+}
+
+void read_param_basis(const CodeGrid& grid, const void* block, float* basis) {
+  const TypeInfo& info = type_info(grid.type);
+  const int n = int(info.block_size);
+  if (n > kMaxBlock || info.type_size > kMaxBlockBytes || grid.n_params > kMaxGridParams)
+    throw Error("code grid: block of " + std::string(info.name) + " too large");
+  uint8_t tmp[kMaxBlockBytes];
+  std::memcpy(tmp, block, info.type_size);
+  for (int p = 0; p < grid.n_params; ++p) {
+    float unit[kMaxGridParams] = {};
+    unit[p] = 1.0f;
+    grid.set_params(tmp, unit);
+    info.to_float(tmp, basis + size_t(p) * size_t(n), n);
+  }
 }
 
 }  // namespace qinfer

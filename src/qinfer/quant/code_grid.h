@@ -24,7 +24,20 @@ struct CodeGrid {
   // Stores block_size codes (one per element, in element order) into a block
   // whose parameters are already set; the parameters are left as they are.
   void (*write_codes)(void* block, const uint8_t* codes);
+  // The block's float parameters (fp16 scale, min), at most kMaxGridParams:
+  // with codes and integer sub-scales fixed, every element's value is linear
+  // in them, so they can be refitted by least squares once the codes are
+  // chosen. set_params stores them rounded as the type stores them.
+  int n_params;
+  void (*set_params)(void* block, const float* params);
 };
+
+constexpr int kMaxGridParams = 2;
+
+// The value of every element (block_size entries) per unit of parameter p:
+// the block dequantized with parameter p = 1 and the others 0. Element values
+// are Σ_p params[p] · basis[p][i].
+void read_param_basis(const CodeGrid& grid, const void* block, float* basis /* n_params × block_size */);
 
 // nullptr when the type's values are not an affine function of an integer
 // code (float types, IQ4_NL's codebook, ...).

@@ -7,6 +7,7 @@
 #include "qinfer/core/error.h"
 #include "qinfer/core/thread_pool.h"
 #include "qinfer/quant/type_registry.h"
+#include "qinfer/quantize/gptq.h"
 
 namespace qinfer {
 
@@ -29,13 +30,11 @@ double quad_form(const std::vector<double>& h, const double* d, int64_t n) {
 // The rounding uses importance weights E[(x/s)²] = diag(H)/s² when asked.
 double scaled_loss(const AwqWeight& wt, int64_t cols, const std::vector<double>& h, const float* s, bool importance,
                    ThreadPool& pool) {
-  const TypeInfo& info = type_info(wt.type);
   std::vector<double> part(size_t(pool.size()), 0.0);
   pool.run([&](int ith, int nth) {
     const int64_t r0 = wt.rows * ith / nth, r1 = wt.rows * (ith + 1) / nth;
     if (r0 >= r1) return;
     std::vector<float> row(static_cast<size_t>(cols)), deq(static_cast<size_t>(cols));
-    std::vector<uint8_t> q(row_size(wt.type, cols));
     std::vector<double> d(static_cast<size_t>(cols));
     std::vector<float> imp(static_cast<size_t>(cols));
     for (int64_t j = 0; j < cols; ++j) imp[size_t(j)] = float(h[size_t(j * cols + j)] / (s ? double(s[j]) * s[j] : 1.0));
@@ -43,8 +42,7 @@ double scaled_loss(const AwqWeight& wt, int64_t cols, const std::vector<double>&
     for (int64_t r = r0; r < r1; ++r) {
       const float* w = wt.w + r * cols;
       for (int64_t j = 0; j < cols; ++j) row[size_t(j)] = s ? w[j] * s[j] : w[j];
-      info.quantize(row.data(), q.data(), 1, cols, importance ? imp.data() : nullptr);
-      info.to_float(q.data(), deq.data(), cols);
+      awq_round_row(wt, r, row.data(), deq.data(), cols, importance ? imp.data() : nullptr);
       for (int64_t j = 0; j < cols; ++j) d[size_t(j)] = double(s ? deq[size_t(j)] / s[j] : deq[size_t(j)]) - double(w[j]);
       sum += quad_form(h, d.data(), cols);
     }
@@ -56,6 +54,28 @@ double scaled_loss(const AwqWeight& wt, int64_t cols, const std::vector<double>&
 }
 
 }  // namespace
+
+void awq_round_row(const AwqWeight& wt, int64_t row, const float* w, float* out, int64_t cols, const float* imp) {
+  if (wt.rounder) {
+    GroupRounder& r = *wt.rounder;
+    const int64_t G = r.group_size();
+    const int max_code = r.max_code();
+    std::vector<ElementGrid> grids(static_cast<size_t>(G));
+    for (int64_t g = 0; g < cols / G; ++g) {
+      r.fix_group(row, g, w + g * G, imp ? imp + g * G : nullptr, grids.data());
+      for (int64_t k = 0; k < G; ++k) {
+        const int code = nearest_code(grids[size_t(k)], max_code, w[g * G + k]);
+        r.set_code(row, g * G + k, code);
+        out[g * G + k] = code_value(grids[size_t(k)], code);
+      }
+    }
+    return;
+  }
+  const TypeInfo& info = type_info(wt.type);
+  std::vector<uint8_t> q(row_size(wt.type, cols));
+  info.quantize(w, q.data(), 1, cols, imp);
+  info.to_float(q.data(), out, cols);
+}
 
 double awq_quantization_loss(const AwqWeight& weight, int64_t cols, const std::vector<double>& xxt, bool importance,
                              ThreadPool& pool) {
@@ -147,18 +167,33 @@ void rescale_input_stats(std::vector<double>& xxt, std::vector<double>& mean_abs
   }
 }
 
-double awq_clip(float* w, int64_t rows, int64_t cols, TypeId type, const std::vector<double>& xxt, int n_grid,
-                double max_shrink, bool importance, ThreadPool& pool) {
-  const TypeInfo& info = type_info(type);
-  const int64_t bs = info.block_size;
-  if (!info.quantized || !info.quantize || info.row_header || bs <= 1 || cols % bs != 0) return 0;
+double awq_clip(const AwqWeight& weight, int64_t cols, const std::vector<double>& xxt, int n_grid, double max_shrink,
+                bool importance, ThreadPool& pool) {
+  const TypeInfo& info = type_info(weight.type);
+  float* w = weight.w;
+  const int64_t rows = weight.rows;
+  const int64_t bs = weight.rounder ? weight.rounder->group_size() : info.block_size;
+  if (!weight.rounder && (!info.quantized || !info.quantize || info.row_header)) return 0;
+  if (bs <= 1 || cols % bs != 0) return 0;
   const int n_try = std::max(1, int(max_shrink * n_grid));
   std::vector<double> before(size_t(pool.size()), 0.0), after(size_t(pool.size()), 0.0);
   pool.run([&](int ith, int nth) {
     const int64_t r0 = rows * ith / nth, r1 = rows * (ith + 1) / nth;
     std::vector<float> orig(static_cast<size_t>(bs)), clipped(static_cast<size_t>(bs)), best(static_cast<size_t>(bs)), deq(static_cast<size_t>(bs));
-    std::vector<uint8_t> q(info.type_size);
     std::vector<double> d(static_cast<size_t>(bs)), hb(size_t(bs * bs));
+    std::vector<ElementGrid> grids(static_cast<size_t>(bs));
+    std::vector<uint8_t> q(info.type_size);
+    // One block of the row rounded and back (a rounder's group is its block here).
+    const auto round_block = [&](int64_t r, int64_t b, const float* x, const float* imp, float* out) {
+      if (!weight.rounder) {
+        info.quantize(x, q.data(), 1, bs, imp);
+        info.to_float(q.data(), out, bs);
+        return;
+      }
+      weight.rounder->fix_group(r, b, x, imp, grids.data());
+      for (int64_t j = 0; j < bs; ++j)
+        out[j] = code_value(grids[size_t(j)], nearest_code(grids[size_t(j)], weight.rounder->max_code(), x[j]));
+    };
     for (int64_t b = 0; b < cols / bs; ++b) {
       // The block's own part of H: the clipping search treats blocks independently, as AutoAWQ's groups.
       for (int64_t i = 0; i < bs; ++i)
@@ -176,8 +211,7 @@ double awq_clip(float* w, int64_t rows, int64_t cols, TypeId type, const std::ve
         for (int k = 0; k < n_try; ++k) {
           const float lim = amax * float(1.0 - double(k) / double(n_grid));
           for (int64_t j = 0; j < bs; ++j) clipped[size_t(j)] = std::clamp(orig[size_t(j)], -lim, lim);
-          info.quantize(clipped.data(), q.data(), 1, bs, importance ? bimp.data() : nullptr);
-          info.to_float(q.data(), deq.data(), bs);
+          round_block(r, b, clipped.data(), importance ? bimp.data() : nullptr, deq.data());
           for (int64_t j = 0; j < bs; ++j) d[size_t(j)] = double(deq[size_t(j)]) - double(orig[size_t(j)]);
           const double loss = quad_form(hb, d.data(), bs);
           if (k == 0) first = loss;

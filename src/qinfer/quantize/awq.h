@@ -15,13 +15,22 @@ namespace qinfer {
 
 class ThreadPool;
 
+class GroupRounder;
+
 // A weight reading the searched input: rows × cols floats (row = output
-// channel) and the type it will be stored in.
+// channel) and the type it will be stored in, or (rounder not null) the grid
+// of a Hugging Face export it is rounded onto (round to nearest per group).
 struct AwqWeight {
   float* w;
   int64_t rows;
   TypeId type;
+  GroupRounder* rounder = nullptr;
 };
+
+// One row rounded as `weight` will be and back to floats: the type's
+// quantizer (importance-weighted when imp is not null) or the rounder's grid
+// (its codes are set too, so the last call for a row is what it keeps).
+void awq_round_row(const AwqWeight& weight, int64_t row, const float* w, float* out, int64_t cols, const float* imp);
 
 struct AwqScales {
   std::vector<float> scale;  // one per input column
@@ -56,9 +65,10 @@ void rescale_input_stats(std::vector<double>& xxt, std::vector<double>& mean_abs
 // AWQ's clipping search: per row and block of the type, the weights are
 // clipped to ±r·max|w| for r = 1, 1 − max_shrink/n_grid, …, 1 − max_shrink
 // (AutoAWQ: 0.5 in 20 steps), choosing the r whose quantized block gives the
-// smallest output error dᵀ·H_bb·d. Rows of types without a quantizer or blocks
-// of 1 (float types) are left alone. Returns the loss reduction in percent.
-double awq_clip(float* w, int64_t rows, int64_t cols, TypeId type, const std::vector<double>& xxt, int n_grid,
-                double max_shrink, bool importance, ThreadPool& pool);
+// smallest output error dᵀ·H_bb·d (blocks: the rounder's groups when it has
+// one). Rows of types without a quantizer or blocks of 1 (float types) are
+// left alone. Returns the loss reduction in percent.
+double awq_clip(const AwqWeight& weight, int64_t cols, const std::vector<double>& xxt, int n_grid, double max_shrink,
+                bool importance, ThreadPool& pool);
 
 }  // namespace qinfer

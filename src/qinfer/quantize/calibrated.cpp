@@ -14,6 +14,7 @@
 #include "qinfer/quantize/awq.h"
 #include "qinfer/quantize/gptq.h"
 #include "qinfer/quantize/layer_inputs.h"
+#include "qinfer/quantize/refit.h"
 
 namespace qinfer {
 
@@ -37,7 +38,7 @@ void check_calibrated_options(const CalibratedOptions& o, TypeId base) {
   const TypeInfo& info = type_info(base);
   if (o.method == QuantMethod::Rtn) return;
   if (o.sink) {
-    if (o.method != QuantMethod::Gptq) throw Error("a rounding sink is for GPTQ");
+    if (o.method == QuantMethod::Awq) return;
     if (!(o.damp >= 0.0 && o.damp <= 1.0)) throw InputError("--damp must be between 0 and 1");
     return;
   }
@@ -205,6 +206,7 @@ class Driver {
     go.act_order = o_.act_order;
     go.name = t->name;
     go.importance = o_.importance;
+    go.clip_candidates = o_.clip_candidates;
     const GptqStats st = gptq_quantize(f.w.data(), f.rows, f.cols, h, rounder, go, pool_);
     if (verbose_)
       std::fprintf(stderr, "  %s: GPTQ loss %.4g (group %lld, damp %g)\n", t->name.c_str(), st.loss, (long long)group,
@@ -212,8 +214,20 @@ class Driver {
     if (st.damp_raises > 0)
       out_.notes.push_back(t->name + ": the Hessian was not positive definite; damping raised from " +
                            std::to_string(o_.damp) + " to " + std::to_string(st.damp));
-    install(t, {type, rounder.finish()});
+    CalibratedTensor ct{type, rounder.finish()};
+    refit(t, ct, f.w.data(), f.rows, f.cols, h, st.damp);
+    install(t, std::move(ct));
     ++out_.n_calibrated;
+  }
+
+  // The block parameters refitted to the chosen codes (see refit.h).
+  void refit(const Tensor* t, CalibratedTensor& ct, const float* w, int64_t rows, int64_t cols,
+             const std::vector<double>& h, double damp) {
+    if (!o_.refit || !find_code_grid(ct.type)) return;
+    const RefitStats rs = refit_block_params(ct.type, ct.bytes.data(), rows, cols, w, h, damp, true, pool_);
+    if (verbose_)
+      std::fprintf(stderr, "  %s: refit output loss %.4g -> %.4g (%lld rows kept)\n", t->name.c_str(),
+                   rs.loss_before, rs.loss_after, (long long)rs.rows_kept);
   }
 
   // Weights sharing one input: one pass collects it, then each is quantized.
@@ -281,13 +295,22 @@ class Driver {
     return type ? *type : t->type;
   }
   bool lossy(TypeId t) const { return type_info(t).quantized; }
+  // What AWQ rounds `t` onto: its target type, or the sink's rounder (null: stays float).
+  AwqWeight awq_weight(const Tensor* t, FloatWeight& f) {
+    if (!o_.sink) return {f.w.data(), f.rows, awq_type(t), nullptr};
+    auto it = awq_rounders_.find(t->name);
+    if (it == awq_rounders_.end() && target(t->name))
+      it = awq_rounders_.emplace(t->name, o_.sink->make(t->name, f.rows, f.cols)).first;
+    return {f.w.data(), f.rows, TypeId::F32, it == awq_rounders_.end() ? nullptr : it->second.get()};
+  }
+  static bool rounds(const AwqWeight& w) { return w.rounder || type_info(w.type).quantized; }
 
   void awq_search(std::vector<FloatWeight*> ws, std::vector<const Tensor*> ts, InputStats& in, const char* what,
                   int l, std::vector<double>& h, std::vector<double>& mean_abs, std::vector<float>& scale,
                   const std::vector<int64_t>* tie = nullptr) {
     std::vector<AwqWeight> aw;
     for (size_t i = 0; i < ws.size(); ++i)
-      if (lossy(awq_type(ts[i]))) aw.push_back({ws[i]->w.data(), ws[i]->rows, awq_type(ts[i])});
+      if (const AwqWeight a = awq_weight(ts[i], *ws[i]); rounds(a)) aw.push_back(a);
     const int64_t cols = in.cols;
     scale.assign(size_t(cols), 1.0f);
     if (aw.empty()) return;
@@ -355,16 +378,24 @@ class Driver {
                           {L.wo, &o, &h_o, true},     {L.ffn_gate, &gate, &h_ffn, true},
                           {L.ffn_up, &up, &h_ffn, true}, {L.ffn_down, &down, &h_down, true}};
     for (const Item& it : items) {
-      const TypeId type = awq_type(it.t);
+      const AwqWeight aw = awq_weight(it.t, *it.f);
       if (o_.awq_fold_only) {
         install(it.t, f32_bytes(it.f->w));
         continue;
       }
-      if (it.clip && o_.awq_clip && lossy(type))
-        awq_clip(it.f->w.data(), it.f->rows, it.f->cols, type, *it.h, 20, 0.5, o_.importance, pool_);
-      std::vector<float> imp(static_cast<size_t>(it.f->cols));
-      for (int64_t j = 0; j < it.f->cols; ++j) imp[size_t(j)] = float((*it.h)[size_t(j * it.f->cols + j)]);
-      install(it.t, quantize_awq(it.f->w, it.f->rows, it.f->cols, type, *it.h));
+      const std::vector<float> unclipped = it.f->w;  // what the rounding stands for
+      if (it.clip && o_.awq_clip && rounds(aw)) awq_clip(aw, it.f->cols, *it.h, 20, 0.5, o_.importance, pool_);
+      if (aw.rounder) {
+        // The export's grid: rounded to nearest per group, the sink keeps the codes.
+        std::vector<float> deq(static_cast<size_t>(it.f->cols));
+        for (int64_t r = 0; r < it.f->rows; ++r)
+          awq_round_row(aw, r, &it.f->w[size_t(r * it.f->cols)], deq.data(), it.f->cols, nullptr);
+        install(it.t, f32_bytes(o_.sink->finish(it.t->name, *aw.rounder)));
+        continue;
+      }
+      CalibratedTensor ct = quantize_awq(it.f->w, it.f->rows, it.f->cols, aw.type, *it.h);
+      if (lossy(aw.type)) refit(it.t, ct, unclipped.data(), it.f->rows, it.f->cols, *it.h, o_.damp);
+      install(it.t, std::move(ct));
     }
     install(L.attn_norm, f32_bytes(attn_norm));
     install(L.ffn_norm, f32_bytes(ffn_norm));
@@ -381,6 +412,7 @@ class Driver {
   CalibrationOutcome out_;
   int64_t done_ = 0, total_ = 0;
   bool verbose_ = o_.verbose;
+  std::map<std::string, std::unique_ptr<GroupRounder>> awq_rounders_;  // sink only (null: the grid cannot take it)
 };
 
 }  // namespace

@@ -27,7 +27,7 @@ const char* quant_method_name(QuantMethod m);
 class GroupRounder;
 
 // A rounding target outside GGUF's types (the Hugging Face export's integer
-// grids): GPTQ rounds each targeted weight onto the rounder `make` returns,
+// grids): GPTQ (or AWQ, after its scales) rounds each targeted weight onto the rounder `make` returns,
 // and the model is calibrated on with the weights `finish` returns (the
 // dequantized result, rows × cols floats). `make` returns null for a weight
 // the target cannot take (it then stays float and `finish` is not called).
@@ -47,13 +47,15 @@ struct CalibratedOptions {
   double damp = 0.01;              // fraction of the Hessian's mean diagonal
   bool act_order = true;           // columns by decreasing activation size (free for GGUF: blocks keep their order)
   int64_t group_size = 0;          // columns sharing parameters; 0: the type's block
+  int clip_candidates = 1;         // GPTQ: clipping candidates per group (1, 0.97, ...; 1: the type's choice only)
+  bool refit = true;               // GPTQ/AWQ: block parameters refitted (least squares, output energy kept) once the codes are chosen
   // AWQ
   int awq_grid = 20;               // α = 0, 1/20, …, 19/20
   bool awq_duo = false;            // AutoAWQ's duo scaling (activation and weight magnitudes) instead of the paper's
   bool awq_clip = true;
   bool awq_fold_only = false;      // write the folded float weights unrounded (equivalence checks)
   bool verbose = false;            // per-tensor losses and AWQ's chosen α on stderr
-  RoundingSink* sink = nullptr;    // GPTQ: round onto this instead of the targets' types (targets: F32)
+  RoundingSink* sink = nullptr;    // GPTQ/AWQ: round onto this instead of the targets' types (targets: F32)
 };
 
 struct CalibrationProgress {

@@ -16,6 +16,47 @@ namespace {
 
 std::string label(const GptqOptions& o) { return o.name.empty() ? std::string("GPTQ") : o.name; }
 
+// Scores one group's candidate grids: GPTQ run over the group's own columns
+// alone (in processing order, feedback through U restricted to them), the
+// loss Σ e² it adds. Columns of other groups processed in between (act-order)
+// are left out: an estimate to rank candidates, not GPTQ itself.
+class GroupSearch {
+ public:
+  explicit GroupSearch(int64_t g) : G_(g), order_(size_t(g)), ug_(size_t(g * g)), v_(size_t(g)) {}
+
+  void prepare(int64_t group, const std::vector<int64_t>& pos_of, const std::vector<double>& u, int64_t n) {
+    std::iota(order_.begin(), order_.end(), 0);
+    std::sort(order_.begin(), order_.end(), [&](int64_t a, int64_t b) {
+      return pos_of[size_t(group * G_ + a)] < pos_of[size_t(group * G_ + b)];
+    });
+    for (int64_t a = 0; a < G_; ++a)
+      for (int64_t b = 0; b < G_; ++b)
+        ug_[size_t(a * G_ + b)] = float(u[size_t(pos_of[size_t(group * G_ + order_[size_t(a)])] * n +
+                                                  pos_of[size_t(group * G_ + order_[size_t(b)])])]);
+  }
+
+  // w and grids in the group's column order.
+  double loss(const float* w, const ElementGrid* grids, int max_code) {
+    for (int64_t a = 0; a < G_; ++a) v_[size_t(a)] = w[order_[size_t(a)]];
+    double l = 0;
+    for (int64_t a = 0; a < G_; ++a) {
+      const ElementGrid& g = grids[order_[size_t(a)]];
+      const float x = v_[size_t(a)];
+      const float e = (x - code_value(g, nearest_code(g, max_code, x))) / ug_[size_t(a * G_ + a)];
+      l += double(e) * double(e);
+      const float* ua = &ug_[size_t(a * G_)];
+      for (int64_t b = a + 1; b < G_; ++b) v_[size_t(b)] -= e * ua[b];
+    }
+    return l;
+  }
+
+ private:
+  int64_t G_;
+  std::vector<int64_t> order_;
+  std::vector<float> ug_;
+  std::vector<float> v_;
+};
+
 }  // namespace
 
 GptqStats gptq_quantize(const float* W, int64_t rows, int64_t cols, std::vector<double> h, GroupRounder& rounder,
@@ -101,6 +142,9 @@ GptqStats gptq_quantize(const float* W, int64_t rows, int64_t cols, std::vector<
   std::vector<char> group_at(size_t(n), 0);
   for (int64_t g = 0; g < n_groups; ++g) group_at[size_t(group_start[size_t(g)])] = 1;
 
+  const int n_cand = std::max(1, opt.clip_candidates);
+  if (n_cand > 1 && !(opt.clip_step > 0 && opt.clip_step * (n_cand - 1) < 1))
+    throw InputError(label(opt) + ": clipping candidates must keep a positive range");
   const int64_t B = std::max<int64_t>(G, (std::max<int64_t>(opt.batch, 1) + G - 1) / G * G);
   const int max_code = rounder.max_code();
   std::vector<ElementGrid> grids(size_t(n * rows));  // [column][row], original column order
@@ -112,8 +156,9 @@ GptqStats gptq_quantize(const float* W, int64_t rows, int64_t cols, std::vector<
     pool.run([&](int ith, int nth) {
       const int64_t r0 = rows * ith / nth, r1 = rows * (ith + 1) / nth;
       if (r0 >= r1) return;
-      std::vector<float> vals(static_cast<size_t>(G)), imp(static_cast<size_t>(G));
+      std::vector<float> vals(static_cast<size_t>(G)), imp(static_cast<size_t>(G)), clipped(static_cast<size_t>(G));
       std::vector<ElementGrid> g_out(static_cast<size_t>(G));
+      GroupSearch search(G);
       double loss = 0;
       for (int64_t i = i1; i < i2; ++i) {
         const int64_t c = perm[size_t(i)];
@@ -125,6 +170,7 @@ GptqStats gptq_quantize(const float* W, int64_t rows, int64_t cols, std::vector<
             any_importance |= imp[size_t(k)] > 0;
           }
           const float* imp_ptr = opt.importance && any_importance ? imp.data() : nullptr;
+          if (n_cand > 1) search.prepare(g, pos_of, u, n);
           for (int64_t r = r0; r < r1; ++r) {
             // The group's current weights: columns past this batch still miss
             // the batch's pending updates, which are added here.
@@ -135,7 +181,26 @@ GptqStats gptq_quantize(const float* W, int64_t rows, int64_t cols, std::vector<
                 for (int64_t j = i1; j < i; ++j) v -= err[size_t((j - i1) * rows + r)] * float(u[size_t(j * n + p)]);
               vals[size_t(k)] = v;
             }
-            rounder.fix_group(r, g, vals.data(), imp_ptr, g_out.data());
+            if (n_cand > 1) {
+              // Each clipping candidate's parameters, scored by the loss GPTQ
+              // would add inside the group; the best one is fixed last.
+              float amax = 0;
+              for (float v : vals) amax = std::max(amax, std::fabs(v));
+              double best = 0;
+              int best_k = 0;
+              for (int k = 0; k < n_cand; ++k) {
+                const float lim = amax * float(1.0 - opt.clip_step * k);
+                for (int64_t j = 0; j < G; ++j) clipped[size_t(j)] = std::clamp(vals[size_t(j)], -lim, lim);
+                rounder.fix_group(r, g, clipped.data(), imp_ptr, g_out.data());
+                const double l = search.loss(vals.data(), g_out.data(), max_code);
+                if (k == 0 || l < best) best = l, best_k = k;
+              }
+              const float lim = amax * float(1.0 - opt.clip_step * best_k);
+              for (int64_t j = 0; j < G; ++j) clipped[size_t(j)] = std::clamp(vals[size_t(j)], -lim, lim);
+              rounder.fix_group(r, g, clipped.data(), imp_ptr, g_out.data());
+            } else {
+              rounder.fix_group(r, g, vals.data(), imp_ptr, g_out.data());
+            }
             for (int64_t k = 0; k < G; ++k) grids[size_t((g * G + k) * rows + r)] = g_out[size_t(k)];
           }
         }

@@ -37,6 +37,13 @@ struct GptqOptions {
   bool act_order = false;      // quantize columns by decreasing H diagonal
   int64_t batch = 128;         // lazy-update batch in columns (rounded up to a multiple of the group)
   bool importance = true;      // pass diag(H) to the rounder's parameter search
+  // Candidate parameters per group: the group's weights clipped to
+  // 1, 1 − clip_step, … (clip_candidates values) of their range, each run
+  // through the rounder; the one whose codes, chosen with GPTQ's feedback
+  // inside the group, add the least to GPTQ's loss is kept. 1: the rounder's
+  // own choice only.
+  int clip_candidates = 1;
+  double clip_step = 0.03;
   std::string name;            // tensor name, for messages
 };
 
