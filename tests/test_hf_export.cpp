@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "qinfer/convert/hf_config.h"
@@ -216,6 +217,23 @@ TEST(HfExport, GptqReadsBackBitForBit) {
   EXPECT_EQ(c.n_ff.value_or(0), 256);
 }
 
+// Σ_j a[:, j]·b[j, :] (a: n × k, b: k × m, row-major): the map a linear
+// reading another's output computes, whatever scales were moved between them.
+std::vector<float> matmul(const std::vector<float>& a, const std::vector<float>& b, int64_t n, int64_t k, int64_t m) {
+  std::vector<float> c(size_t(n * m), 0.0f);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < k; ++j)
+      for (int64_t l = 0; l < m; ++l) c[size_t(i * m + l)] += a[size_t(i * k + j)] * b[size_t(j * m + l)];
+  return c;
+}
+
+// The weights times the RMSNorm weight they read: W[:, j]·norm[j].
+std::vector<float> times_norm(std::vector<float> w, const std::vector<float>& norm) {
+  const size_t k = norm.size();
+  for (size_t i = 0; i < w.size(); ++i) w[i] *= norm[i % k];
+  return w;
+}
+
 TEST(HfExport, AwqGemmReadsBackBitForBit) {
   const fs::path root = test::scratch_dir();
   const std::string model = tiny_model(root);
@@ -227,6 +245,7 @@ TEST(HfExport, AwqGemmReadsBackBitForBit) {
   EXPECT_EQ(qc["version"], "gemm");
   EXPECT_EQ(qc["zero_point"], true);
   const int reverse[8] = {0, 4, 1, 5, 2, 6, 3, 7};  // vLLM's AWQ_REVERSE_ORDER
+  std::map<std::string, std::vector<float>> file_w;  // GGUF name → the file's weights, GGUF order
   for (const auto& [hf, gguf] : modules(m->config)) {
     SCOPED_TRACE(hf);
     const StTensor& qw = need(*f, hf + ".qweight");
@@ -249,8 +268,54 @@ TEST(HfExport, AwqGemmReadsBackBitForBit) {
         mismatches += w != want[size_t(gguf_row(n, N, heads) * K + i)];
       }
     EXPECT_EQ(mismatches, 0);
-    EXPECT_LT(rel_error(hf_w, original(*m, gguf)), 0.2);
+    file_w[gguf] = std::move(hf_w);
   }
+  // AWQ's searched scales are in the checkpoint: folded into the RMSNorm
+  // weights (q/k/v, gate/up) and the v/up rows (o, down). The file's weights
+  // fit its own norms better than the original ones (they would not if the
+  // scales were on one side only), and each norm·weight and v→o, up→down
+  // product stays within quantization error of the model's.
+  const ModelConfig& c = m->config;
+  const int64_t E = c.n_embd, F = c.n_ff, hd = c.head_dim, group = c.n_head / c.n_head_kv;
+  double moved = 0;
+  for (int l = 0; l < c.n_layer; ++l) {
+    SCOPED_TRACE("layer " + std::to_string(l));
+    const std::string blk = "blk." + std::to_string(l) + ".", hf = "model.layers." + std::to_string(l) + ".";
+    const auto norm_of = [&](const std::string& name) {
+      const StTensor& t = need(*f, hf + name);
+      std::vector<float> v(size_t(t.shape[0]));
+      for (size_t i = 0; i < v.size(); ++i) v[i] = f16(t, int64_t(i));
+      return v;
+    };
+    const auto orig = [&](const std::string& t) { return original(*m, blk + t + ".weight"); };
+    const auto file = [&](const std::string& t) { return file_w.at(blk + t + ".weight"); };
+    const std::vector<float> an = norm_of("input_layernorm.weight"), fn = norm_of("post_attention_layernorm.weight");
+    const std::vector<float> an0 = orig("attn_norm"), fn0 = orig("ffn_norm");
+    moved = std::max({moved, rel_error(an, an0), rel_error(fn, fn0)});
+    for (const char* t : {"attn_q", "attn_k", "attn_v", "ffn_gate", "ffn_up"}) {
+      const std::vector<float>& n = t[0] == 'a' ? an : fn;
+      const std::vector<float>& n0 = t[0] == 'a' ? an0 : fn0;
+      const std::vector<float> want = times_norm(orig(t), n0);
+      const double e = rel_error(times_norm(file(t), n), want);
+      EXPECT_LT(e, 0.2) << t;
+      EXPECT_LT(e, rel_error(times_norm(file(t), n0), want)) << t;
+    }
+    const std::vector<float> ud = matmul(orig("ffn_down"), orig("ffn_up"), E, F, E);
+    const double e_ud = rel_error(matmul(file("ffn_down"), file("ffn_up"), E, F, E), ud);
+    EXPECT_LT(e_ud, 0.2);
+    // o reads every head's V: V's rows repeated for the heads that share them (GQA).
+    const auto expand = [&](const std::vector<float>& v) {
+      std::vector<float> x(size_t(c.n_head * hd * E));
+      for (int64_t j = 0; j < c.n_head * hd; ++j)
+        std::copy_n(&v[size_t(((j / hd) / group * hd + j % hd) * E)], E, &x[size_t(j * E)]);
+      return x;
+    };
+    const int64_t K = c.n_head * hd;
+    const std::vector<float> ov = matmul(orig("attn_output"), expand(orig("attn_v")), E, K, E);
+    const double e_ov = rel_error(matmul(file("attn_output"), expand(file("attn_v")), E, K, E), ov);
+    EXPECT_LT(e_ov, 0.2);
+  }
+  EXPECT_GT(moved, 0.01);  // the scales were searched, not all 1
 }
 
 TEST(HfExport, BitsandbytesNf4AndFp4ReadBackBitForBit) {

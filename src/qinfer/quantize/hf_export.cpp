@@ -95,7 +95,7 @@ StTensorOut f16_tensor(const std::string& name, std::vector<int64_t> shape, cons
   return st_tensor(name, StDtype::F16, std::move(shape), h);
 }
 
-// GPTQ: rounds onto the integer grid, keeps each result for the writer.
+// GPTQ or AWQ: rounds onto the integer grid, keeps each result for the writer.
 class GptqSink : public RoundingSink {
  public:
   explicit GptqSink(const IntGridSpec& spec) : spec_(spec) {}
@@ -302,10 +302,13 @@ HfExportSummary export_hf(const HfExportOptions& o, const CalibrationProgressFn&
   spec.sym = o.sym;
   spec.range = o.format == HfFormat::Awq ? IntRange::AwqMinMax : IntRange::GptqMinMax;
   std::map<std::string, IntQuantized> grid;  // GGUF name → codes
-  if (o.format == HfFormat::Gptq) {
+  // Float tensors the calibration changed (AWQ: the norms and the rows its
+  // scales were folded into): written in place of the model's.
+  std::map<std::string, std::vector<float>> changed;
+  if (intgrid) {
     GptqSink sink(spec);
     CalibratedOptions co = o.calibrated;
-    co.method = QuantMethod::Gptq;
+    co.method = o.format == HfFormat::Gptq ? QuantMethod::Gptq : QuantMethod::Awq;
     co.sink = &sink;
     std::map<std::string, TypeId> targets;
     for (const Linear& l : lin) targets[l.t->name] = TypeId::F32;
@@ -315,17 +318,17 @@ HfExportSummary export_hf(const HfExportOptions& o, const CalibrationProgressFn&
     s.notes = oc.notes;
     s.calibration = oc.source + ": " + std::to_string(oc.n_windows) + " windows x " + std::to_string(oc.window) +
                     " tokens (" + std::to_string(oc.text_tokens) + " tokens), seed " + std::to_string(co.calib.seed);
-  } else if (o.format == HfFormat::Awq) {
-    for (const Linear& l : lin) {
-      if (l.t->ne[0] % o.group != 0 || l.t->ne[1] % 8 != 0) {
-        s.skipped.push_back(l.t->name + ": " + l.t->shape_string() + " is not a whole number of groups of " +
-                            std::to_string(o.group) + " (input) and of 8 (output)");
-        continue;
-      }
-      const std::vector<float> w = to_floats(*l.t);
-      grid[l.t->name] = int_quantize_rtn(w.data(), l.t->ne[1], l.t->ne[0], spec);
+    for (auto& [name, ct] : oc.tensors) {
+      if (ct.type != TypeId::F32 || grid.count(name)) continue;
+      std::vector<float>& v = changed[name];
+      v.resize(ct.bytes.size() / 4);
+      std::memcpy(v.data(), ct.bytes.data(), ct.bytes.size());
     }
   }
+  const auto floats = [&](const Tensor& t) {
+    const auto it = changed.find(t.name);
+    return it != changed.end() ? it->second : to_floats(t);
+  };
 
   std::vector<StTensorOut> out;
   nlohmann::ordered_json dynamic = nlohmann::ordered_json::object();
@@ -334,7 +337,7 @@ HfExportSummary export_hf(const HfExportOptions& o, const CalibrationProgressFn&
     if (intgrid) {
       const auto it = grid.find(l.t->name);
       if (it == grid.end()) {
-        out.push_back(f16_tensor(l.hf + ".weight", {N, K}, hf_order(to_floats(*l.t), N, K, l.heads)));
+        out.push_back(f16_tensor(l.hf + ".weight", {N, K}, hf_order(floats(*l.t), N, K, l.heads)));
         dynamic["-:" + regex_escape(l.hf) + "$"] = nlohmann::ordered_json::object();
         continue;
       }
@@ -367,7 +370,7 @@ HfExportSummary export_hf(const HfExportOptions& o, const CalibrationProgressFn&
       if (lt.kind == LayerTensorInfo::Matrix) continue;
       const Tensor* t = m->find(names::layer(il, lt.part));
       if (!t) continue;
-      std::vector<float> v = to_floats(*t);
+      std::vector<float> v = floats(*t);
       if (lt.kind == LayerTensorInfo::Bias && m->config.rope.layout == RopeLayout::Norm && lt.hf_permute)
         v = hf_order(v, int64_t(v.size()), 1, lt.hf_permute == 1 ? m->config.n_head : m->config.n_head_kv);
       out.push_back(f16_tensor("model.layers." + std::to_string(il) + "." + lt.hf, {int64_t(v.size())}, v));
