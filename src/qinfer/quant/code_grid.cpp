@@ -110,14 +110,33 @@ void set_d_dmin(void* b, const float* p) {
   static_cast<B*>(b)->d = f32_to_fp16(p[0]);
   static_cast<B*>(b)->dmin = f32_to_fp16(p[1]);
 }
+template <typename B>
+void get_d(const void* b, float* p) {
+  p[0] = fp16_to_f32(static_cast<const B*>(b)->d);
+}
+template <typename B>
+void get_d_m(const void* b, float* p) {
+  p[0] = fp16_to_f32(static_cast<const B*>(b)->d);
+  p[1] = fp16_to_f32(static_cast<const B*>(b)->m);
+}
+template <typename B>
+void get_d_dmin(const void* b, float* p) {
+  p[0] = fp16_to_f32(static_cast<const B*>(b)->d);
+  p[1] = fp16_to_f32(static_cast<const B*>(b)->dmin);
+}
 
 // One row per type whose values are affine in an integer code.
 constexpr CodeGrid kGrids[] = {
-    {TypeId::Q4_0, 15, write_q4_0, 1, set_d<BlockQ4_0>},      {TypeId::Q4_1, 15, write_q4_1, 2, set_d_m<BlockQ4_1>},
-    {TypeId::Q5_0, 31, write_q5_0, 1, set_d<BlockQ5_0>},      {TypeId::Q5_1, 31, write_q5_1, 2, set_d_m<BlockQ5_1>},
-    {TypeId::Q8_0, 255, write_q8_0, 1, set_d<BlockQ8_0>},     {TypeId::Q2_K, 3, write_q2_k, 2, set_d_dmin<BlockQ2_K>},
-    {TypeId::Q3_K, 7, write_q3_k, 1, set_d<BlockQ3_K>},       {TypeId::Q4_K, 15, write_q4_k, 2, set_d_dmin<BlockQ4_K>},
-    {TypeId::Q5_K, 31, write_q5_k, 2, set_d_dmin<BlockQ5_K>}, {TypeId::Q6_K, 63, write_q6_k, 1, set_d<BlockQ6_K>},
+    {TypeId::Q4_0, 15, write_q4_0, 1, set_d<BlockQ4_0>, get_d<BlockQ4_0>},
+    {TypeId::Q4_1, 15, write_q4_1, 2, set_d_m<BlockQ4_1>, get_d_m<BlockQ4_1>},
+    {TypeId::Q5_0, 31, write_q5_0, 1, set_d<BlockQ5_0>, get_d<BlockQ5_0>},
+    {TypeId::Q5_1, 31, write_q5_1, 2, set_d_m<BlockQ5_1>, get_d_m<BlockQ5_1>},
+    {TypeId::Q8_0, 255, write_q8_0, 1, set_d<BlockQ8_0>, get_d<BlockQ8_0>},
+    {TypeId::Q2_K, 3, write_q2_k, 2, set_d_dmin<BlockQ2_K>, get_d_dmin<BlockQ2_K>},
+    {TypeId::Q3_K, 7, write_q3_k, 1, set_d<BlockQ3_K>, get_d<BlockQ3_K>},
+    {TypeId::Q4_K, 15, write_q4_k, 2, set_d_dmin<BlockQ4_K>, get_d_dmin<BlockQ4_K>},
+    {TypeId::Q5_K, 31, write_q5_k, 2, set_d_dmin<BlockQ5_K>, get_d_dmin<BlockQ5_K>},
+    {TypeId::Q6_K, 63, write_q6_k, 1, set_d<BlockQ6_K>, get_d<BlockQ6_K>},
 };
 
 constexpr int kMaxBlock = 256;

@@ -27,9 +27,11 @@ struct CodeGrid {
   // The block's float parameters (fp16 scale, min), at most kMaxGridParams:
   // with codes and integer sub-scales fixed, every element's value is linear
   // in them, so they can be refitted by least squares once the codes are
-  // chosen. set_params stores them rounded as the type stores them.
+  // chosen. set_params stores them rounded as the type stores them;
+  // get_params reads them back.
   int n_params;
   void (*set_params)(void* block, const float* params);
+  void (*get_params)(const void* block, float* params);
 };
 
 constexpr int kMaxGridParams = 2;

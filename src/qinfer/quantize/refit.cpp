@@ -87,18 +87,28 @@ RefitStats refit_block_params(TypeId type, uint8_t* q, int64_t rows, int64_t col
   std::vector<double> before(size_t(pool.size()), 0.0), after(size_t(pool.size()), 0.0);
   std::vector<int64_t> kept(size_t(pool.size()), 0);
   pool.run([&](int ith, int nth) {
-    std::vector<float> deq(static_cast<size_t>(n)), basis(size_t(P * bs));  // basis[(b·np + p)·bs + k]
-    std::vector<double> e(static_cast<size_t>(n)), hw(static_cast<size_t>(n)), t(size_t(n * P)), m(size_t(P * P)),
-        rhs(static_cast<size_t>(P)), theta(static_cast<size_t>(P)), m0;
-    std::vector<float> thf(static_cast<size_t>(np));
+    std::vector<float> basis(size_t(P * bs)), pf(static_cast<size_t>(np));  // basis[(b·np + p)·bs + k]
+    std::vector<double> hw(static_cast<size_t>(n)), t(size_t(n * P)), m(size_t(P * P)), m0(size_t(P * P)),
+        rhs(static_cast<size_t>(P)), theta(static_cast<size_t>(P)), old(static_cast<size_t>(P)), got(static_cast<size_t>(P));
     std::vector<uint8_t> backup(rb);
+    // The row's error for parameters th: (w − A·th)ᵀ·H·(w − A·th) = wᵀHw − 2·thᵀ·AᵀHw + thᵀ·AᵀHA·th.
+    double ww = 0;
+    const auto loss = [&](const std::vector<double>& th) {
+      double l = ww;
+      for (int64_t i = 0; i < P; ++i) l += th[size_t(i)] * (dot(&m0[size_t(i * P)], th.data(), P) - 2 * rhs[size_t(i)]);
+      return l;
+    };
+    const auto read_params = [&](const uint8_t* qr, std::vector<double>& th) {
+      for (int64_t b = 0; b < nb; ++b) {
+        grid.get_params(qr + size_t(b) * bb, pf.data());
+        for (int64_t p = 0; p < np; ++p) th[size_t(b * np + p)] = pf[size_t(p)];
+      }
+    };
     for (int64_t r = rows * ith / nth; r < rows * (ith + 1) / nth; ++r) {
       uint8_t* qr = q + size_t(r) * rb;
       const float* wr = w + r * n;
-      row_error(info, qr, wr, n, deq.data(), e.data());
-      const double lb = quad(hd, e.data(), n);
-      before[size_t(ith)] += lb;
       for (int64_t b = 0; b < nb; ++b) read_param_basis(grid, qr + size_t(b) * bb, &basis[size_t(b * np * bs)]);
+      read_params(qr, old);
       // T = H·A (A: n × P, column (b, p) is the basis of parameter p of block b), and H·w.
       for (int64_t i = 0; i < n; ++i) {
         const double* hi = &hd[size_t(i * n)];
@@ -107,6 +117,8 @@ RefitStats refit_block_params(TypeId type, uint8_t* q, int64_t rows, int64_t col
           for (int64_t p = 0; p < np; ++p) ti[b * np + p] = dot(hi + b * bs, &basis[size_t((b * np + p) * bs)], bs);
         hw[size_t(i)] = dot(hi, wr, n);
       }
+      ww = 0;
+      for (int64_t i = 0; i < n; ++i) ww += double(wr[i]) * hw[size_t(i)];
       // Normal equations (Aᵀ·H·A)·θ = Aᵀ·H·w.
       for (int64_t b = 0; b < nb; ++b)
         for (int64_t p = 0; p < np; ++p) {
@@ -124,27 +136,30 @@ RefitStats refit_block_params(TypeId type, uint8_t* q, int64_t rows, int64_t col
           }
           rhs[size_t(r1)] = s;
         }
+      m0 = m;
+      const double lb = loss(old);
+      before[size_t(ith)] += lb;
       // A parameter no element depends on (a block of zero codes) is pinned
       // to 0; a tiny ridge keeps nearly collinear ones (d and m of a block
       // whose codes are all equal) solvable.
       double tr = 0;
       for (int64_t c = 0; c < P; ++c) tr += m[size_t(c * P + c)];
       const double ridge = 1e-12 * (tr > 0 ? tr / double(P) : 1.0);
+      std::vector<double> b_rhs = rhs;
       for (int64_t c = 0; c < P; ++c) {
         double& d = m[size_t(c * P + c)];
         if (d <= 0) {
           for (int64_t k = 0; k < P; ++k) m[size_t(c * P + k)] = m[size_t(k * P + c)] = 0;
           d = 1;
-          rhs[size_t(c)] = 0;
+          b_rhs[size_t(c)] = 0;
         } else {
           d += ridge;
         }
       }
-      if (keep_energy) m0 = m;
       bool ok = cholesky_lower(m, P);
       if (ok) {
         for (int64_t i = 0; i < P; ++i) {  // L·y = rhs
-          double s = rhs[size_t(i)];
+          double s = b_rhs[size_t(i)];
           for (int64_t k = 0; k < i; ++k) s -= m[size_t(i * P + k)] * theta[size_t(k)];
           theta[size_t(i)] = s / m[size_t(i * P + i)];
         }
@@ -152,28 +167,28 @@ RefitStats refit_block_params(TypeId type, uint8_t* q, int64_t rows, int64_t col
           double s = theta[size_t(i)];
           for (int64_t k = i + 1; k < P; ++k) s -= m[size_t(k * P + i)] * theta[size_t(k)];
           theta[size_t(i)] = s / m[size_t(i * P + i)];
-          ok &= std::isfinite(theta[size_t(i)]) && std::fabs(theta[size_t(i)]) < 65504.0;  // fp16's range
+          ok &= std::isfinite(theta[size_t(i)]) && std::fabs(theta[size_t(i)]) < 60000.0;  // fp16's range
         }
       }
       if (ok && keep_energy) {
         // ŵ = A·θ has output energy θᵀ·M·θ; rescaled to wᵀ·H·w.
-        double fit = 0, ww = 0;
+        double fit = 0;
         for (int64_t i = 0; i < P; ++i) fit += theta[size_t(i)] * dot(&m0[size_t(i * P)], theta.data(), P);
-        for (int64_t i = 0; i < n; ++i) ww += double(wr[i]) * hw[size_t(i)];
         if (fit > 0 && ww > 0) {
           const double c = std::sqrt(ww / fit);
           for (double& v : theta) v *= c;
+          for (double v : theta) ok &= std::fabs(v) < 60000.0;
         }
       }
       double la = lb;
       if (ok) {
         std::memcpy(backup.data(), qr, rb);
         for (int64_t b = 0; b < nb; ++b) {
-          for (int64_t p = 0; p < np; ++p) thf[size_t(p)] = float(theta[size_t(b * np + p)]);
-          grid.set_params(qr + size_t(b) * bb, thf.data());
+          for (int64_t p = 0; p < np; ++p) pf[size_t(p)] = float(theta[size_t(b * np + p)]);
+          grid.set_params(qr + size_t(b) * bb, pf.data());
         }
-        row_error(info, qr, wr, n, deq.data(), e.data());
-        la = quad(hd, e.data(), n);
+        read_params(qr, got);  // as stored (fp16)
+        la = loss(got);
         // The energy-matched fit may cost a little of the loss; a row is kept only when it fails.
         if (!(keep_energy ? std::isfinite(la) : la < lb)) {
           std::memcpy(qr, backup.data(), rb);
