@@ -13,13 +13,30 @@ namespace qinfer {
 
 namespace {
 constexpr int kSpinIterations = 1 << 16;  // ~1 ms of spinning before sleeping
+// The caller's wait at the end of a region, in pauses before it yields: a few
+// chunks' time (tens of µs). A worker that is not done by then has most likely
+// been preempted, and spinning would only keep its core from it.
+constexpr int kEndSpinIterations = 1 << 11;
+
+// door_'s fields (see thread_pool.h).
+constexpr uint64_t kClosed = uint64_t(1) << 16;
+constexpr uint64_t kInside = kClosed - 1;
+constexpr int kRegionShift = 17;
+
+// Waiting for other threads: spin first; past the spin budget, give the core
+// away (a preempted worker may need it).
+inline void backoff(int i, int spin) {
+  if (i < spin) QINFER_PAUSE();
+  else std::this_thread::yield();
 }
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
   // Spinning only pays when every thread has a core; oversubscribed, it steals
   // the cores the working threads need.
   const int cores = int(std::thread::hardware_concurrency());
   spin_ = cores <= 0 || n_threads_ <= cores ? kSpinIterations : 0;
+  end_spin_ = std::min(spin_, kEndSpinIterations);
   for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
 
@@ -32,20 +49,50 @@ ThreadPool::~ThreadPool() {
   for (auto& t : threads_) t.join();
 }
 
+void ThreadPool::record(std::exception_ptr e) {
+  if (!failed_.exchange(true, std::memory_order_acq_rel)) error_ = std::move(e);
+}
+
 void ThreadPool::worker(int index) {
-  uint64_t seen = 0;
+  uint64_t seen = 0;  // the last region this worker woke for
+  auto fresh = [&] { return (door_.load(std::memory_order_acquire) >> kRegionShift) != seen; };
   for (;;) {
-    for (int i = 0; i < spin_ && generation_.load(std::memory_order_acquire) == seen && !stop_.load(); ++i)
-      QINFER_PAUSE();
-    if (generation_.load(std::memory_order_acquire) == seen) {
+    for (int i = 0; i < spin_ && !fresh() && !stop_.load(std::memory_order_relaxed); ++i) QINFER_PAUSE();
+    if (!fresh()) {
       std::unique_lock<std::mutex> lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+      start_cv_.wait(lock, [&] { return stop_.load() || fresh(); });
     }
     if (stop_.load()) return;
-    seen = generation_.load(std::memory_order_acquire);
-    (*job_)(index, n_threads_);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    uint64_t d = door_.load(std::memory_order_acquire);
+    seen = d >> kRegionShift;
+    bool entered = false;
+    while (!entered && !(d & kClosed) && (d >> kRegionShift) == seen)
+      entered = door_.compare_exchange_weak(d, d + 1, std::memory_order_acq_rel, std::memory_order_acquire);
+    if (!entered) continue;  // run_some's caller finished without us
+    const bool all = all_;
+    try {
+      (*job_)(index, n_threads_);
+    } catch (...) {
+      record(std::current_exception());
+    }
+    door_.fetch_sub(1, std::memory_order_acq_rel);
+    if (all) finished_.fetch_add(1, std::memory_order_release);
   }
+}
+
+void ThreadPool::open_region(const FunctionRef<void(int, int)>& fn, bool all) {
+  job_ = &fn;
+  all_ = all;
+  finished_.store(0, std::memory_order_relaxed);
+  failed_.store(false, std::memory_order_relaxed);
+  error_ = nullptr;
+  // Nobody is inside: the last region was closed (run_some) or every worker left it (run).
+  door_.store(((door_.load(std::memory_order_relaxed) >> kRegionShift) + 1) << kRegionShift,
+              std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // pairs with the predicate check of sleeping workers
+  }
+  start_cv_.notify_all();
 }
 
 void ThreadPool::run(FunctionRef<void(int, int)> fn) {
@@ -53,22 +100,46 @@ void ThreadPool::run(FunctionRef<void(int, int)> fn) {
     fn(0, 1);
     return;
   }
-  job_ = &fn;
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  {
-    std::lock_guard<std::mutex> lock(mu_);  // pairs with the predicate check of sleeping workers
+  open_region(fn, true);
+  try {
+    fn(0, n_threads_);
+  } catch (...) {
+    record(std::current_exception());
   }
-  start_cv_.notify_all();
-  fn(0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) {
-    if (spin_) QINFER_PAUSE();
-    else std::this_thread::yield();
+  // Every worker must run fn once (and fn lives in the caller's frame): wait
+  // for all of them, even when the caller's part threw.
+  for (int i = 0; finished_.load(std::memory_order_acquire) != n_threads_ - 1; ++i) backoff(i, end_spin_);
+  if (failed_.load(std::memory_order_acquire)) std::rethrow_exception(error_);
+}
+
+void ThreadPool::run_some(FunctionRef<void(int, int)> fn) {
+  if (n_threads_ == 1) {
+    fn(0, 1);
+    return;
   }
+  open_region(fn, false);
+  try {
+    fn(0, n_threads_);
+  } catch (...) {
+    record(std::current_exception());
+  }
+  // Close the door once nobody is inside; workers that arrive later skip the region.
+  for (int i = 0;; ++i) {
+    uint64_t d = door_.load(std::memory_order_acquire);
+    if ((d & kInside) == 0 &&
+        door_.compare_exchange_strong(d, d | kClosed, std::memory_order_acq_rel, std::memory_order_acquire))
+      break;
+    backoff(i, end_spin_);
+  }
+  if (failed_.load(std::memory_order_acquire)) std::rethrow_exception(error_);
 }
 
 void ThreadPool::parallel_for(int64_t n, FunctionRef<void(int64_t, int64_t)> fn) {
   if (n <= 0) return;
+  if (n == 1 || n_threads_ == 1) {
+    fn(0, n);
+    return;
+  }
   auto body = [&](int ith, int nth) {
     const int64_t chunk = (n + nth - 1) / nth;
     const int64_t begin = std::min<int64_t>(n, chunk * ith);
@@ -76,6 +147,29 @@ void ThreadPool::parallel_for(int64_t n, FunctionRef<void(int64_t, int64_t)> fn)
     if (begin < end) fn(begin, end);
   };
   run(body);
+}
+
+void ThreadPool::parallel_chunks(int64_t n, int64_t chunk, FunctionRef<void(int64_t, int64_t)> fn) {
+  if (n <= 0) return;
+  chunk = std::max<int64_t>(1, chunk);
+  if (n <= chunk || n_threads_ == 1) {
+    fn(0, n);
+    return;
+  }
+  next_chunk_.store(0, std::memory_order_relaxed);  // no worker is inside a region now
+  auto body = [&](int, int) {
+    for (;;) {
+      const int64_t begin = next_chunk_.fetch_add(chunk, std::memory_order_relaxed);
+      if (begin >= n) return;
+      try {
+        fn(begin, std::min(n, begin + chunk));
+      } catch (...) {
+        next_chunk_.store(n, std::memory_order_relaxed);  // the others stop at their next chunk
+        throw;
+      }
+    }
+  };
+  run_some(body);
 }
 
 }  // namespace qinfer

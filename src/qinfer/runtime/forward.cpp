@@ -13,6 +13,17 @@ namespace {
 
 constexpr int kMaxAttentionRows = 64;  // query rows per attention job (tokens × heads of a group)
 
+// Rows per chunk of a weight matmul handed out by the pool: whole 16-row
+// groups (the batched decode kernels' unit; 64 rows, the prefill kernels' row
+// block, for longer batches), about four chunks per thread. A thread that is
+// preempted mid-matmul then holds back at most one chunk while the others take
+// the rest, and the shared counter is touched a handful of times per matmul.
+int64_t row_chunk(int64_t rows, int64_t n_tok, int threads) {
+  const int64_t unit = n_tok > 16 ? 64 : 16;
+  const int64_t want = (rows + 4 * threads - 1) / (4 * threads);
+  return std::max(unit, (want + unit - 1) / unit * unit);
+}
+
 }  // namespace
 
 // Element counts of every buffer: the one place their sizes are decided.
@@ -109,7 +120,7 @@ void Forward::matmul(const Tensor& w, const float* x, int n_tok, float* y, bool 
     uint8_t* dst = act_q_.data();
     // Q/K/V (and gate/up) read the same activations: convert them once.
     if (!(same_input && converted_type_ == dot_type && converted_n_ == n)) {
-      pool_.parallel_for(n_tok, [&](int64_t t0, int64_t t1) {
+      pool_.parallel_chunks(n_tok, 1, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) kernels::convert_activations(dot_type, x + t * n, dst + t * x_stride, n);
       });
     }
@@ -120,7 +131,7 @@ void Forward::matmul(const Tensor& w, const float* x, int n_tok, float* y, bool 
     converted_n_ = 0;
   }
   const size_t w_stride = w.row_bytes();
-  pool_.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+  pool_.parallel_chunks(rows, row_chunk(rows, n_tok, pool_.size()), [&](int64_t r0, int64_t r1) {
     kernels::matmul_rows(w.type, n, w.data, w_stride, r0, r1, xq, x_stride, n_tok, y, rows);
   });
 }
@@ -136,7 +147,7 @@ void Forward::attention(int il, const Ubatch& ub, const KvCache& cache) {
       for (int g = 0; g < c.n_head_kv; ++g) jobs_.push_back({s, g, t0, std::min(tile_tokens_, ub.seqs[s].n - t0)});
   next_job_.store(0, std::memory_order_relaxed);
   const int n_jobs = int(jobs_.size());
-  pool_.run([&](int ith, int) {
+  pool_.run_some([&](int ith, int) {
     void* scratch = attn_scratch_.data() + size_t(ith) * attn_scratch_bytes_;
     for (int j = next_job_.fetch_add(1, std::memory_order_relaxed); j < n_jobs;
          j = next_job_.fetch_add(1, std::memory_order_relaxed)) {
@@ -216,7 +227,7 @@ void Forward::run(const Ubatch& ub, KvCache& cache, float* logits) {
       }
     }
     // RoPE at each token's own position, then K and V into the cache.
-    pool_.parallel_for(n, [&](int64_t t0, int64_t t1) {
+    pool_.parallel_chunks(n, 1, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         const int pos = pos_[size_t(t)];
         for (int h = 0; h < c.n_head; ++h) rope_.apply(&q_[size_t(t) * qd + size_t(h) * c.head_dim], pos);
@@ -233,7 +244,7 @@ void Forward::run(const Ubatch& ub, KvCache& cache, float* logits) {
     for (int t = 0; t < n; ++t) ops::rms_norm(&x_[size_t(t) * E], ffn_norm, &xn_[size_t(t) * E], E, c.norm_eps);
     matmul(*L.ffn_gate, xn_.data(), n, gate_.data());
     matmul(*L.ffn_up, xn_.data(), n, up_.data(), true);
-    pool_.parallel_for(n, [&](int64_t t0, int64_t t1) {
+    pool_.parallel_chunks(n, 1, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) ops::swiglu(&gate_[size_t(t) * F], &up_[size_t(t) * F], F);
     });
     matmul(*L.ffn_down, gate_.data(), n, tmp_.data());
