@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
           for (int64_t n_tok : {1, 2, 4, 8, 16})
             benchmark::RegisterBenchmark(("matmul_dram/" + tag + "/tok=" + std::to_string(n_tok)).c_str(),
                                          bm_matmul_dram, t, isa, n, n_tok);
-        for (int64_t n_tok : {1, 16, 64})
+        for (int64_t n_tok : {1, 4, 16, 64})
           benchmark::RegisterBenchmark(("matmul_rows/" + tag + "/tok=" + std::to_string(n_tok)).c_str(), bm_matmul, t,
                                        isa, n, n_tok);
       }

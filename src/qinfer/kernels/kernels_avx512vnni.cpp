@@ -67,8 +67,11 @@ inline void transpose8x8_epi32(__m256i* v) {
 }
 
 // t[k] lane j = the unsigned codes of group k (elements 4k..4k+3) of row j.
+// Always inlined: out of line (GCC's choice), the 8 results went through the
+// stack and every call cost a vzeroupper, twice per block of the batched
+// decode's 16-row groups.
 template <class D>
-inline void load_transposed(const uint8_t* w, size_t ws, int64_t ib, __m256i* t) {
+[[gnu::always_inline]] inline void load_transposed(const uint8_t* w, size_t ws, int64_t ib, __m256i* t) {
   using W = typename D::W;
   if constexpr (std::is_same_v<D, DecQ4_0>) {
     // Transpose the packed nibbles first (4 dwords a row: dword k holds groups
@@ -499,6 +502,23 @@ void batch_rows8(int64_t nb, const uint8_t* w, size_t ws, const uint8_t* const* 
   for (int c = 0; c < C; ++c) _mm256_storeu_ps(Y + c * ldy, acc[c]);
 }
 
+// t[k] lane j = group k of row j for 16 rows (rows 0-7 in the low half), as
+// pack_lane16 lays them out. Inlined, the transposition's 16 ymm temporaries
+// live beside the caller's accumulators: for more than 8 tokens (16+ zmm
+// accumulators) that spills, so those take the out-of-line copy, whose 8
+// results go through the stack once.
+template <class D>
+[[gnu::always_inline]] inline void load_transposed16(const uint8_t* w, size_t ws, int64_t ib, __m512i* t) {
+  __m256i lo[8], hi[8];
+  load_transposed<D>(w, ws, ib, lo);
+  load_transposed<D>(w + 8 * ws, ws, ib, hi);
+  for (int k = 0; k < 8; ++k) t[k] = _mm512_inserti64x4(_mm512_castsi256_si512(lo[k]), hi[k], 1);
+}
+template <class D>
+[[gnu::noinline]] void load_transposed16_outline(const uint8_t* w, size_t ws, int64_t ib, __m512i* t) {
+  load_transposed16<D>(w, ws, ib, t);
+}
+
 // 16 rows per 512-bit register (two 8-row halves as pack_lane16 lays them out,
 // kept in registers): half the broadcasts and instructions per row of batch_rows8.
 template <class D, int C>
@@ -515,11 +535,11 @@ void batch_rows16(int64_t nb, const uint8_t* w, size_t ws, const uint8_t* const*
         _mm_prefetch(reinterpret_cast<const char*>(next + size_t(ib) * step + o), _MM_HINT_T0);
     uint16_t dh[16];
     for (int i = 0; i < 16; ++i) dh[i] = reinterpret_cast<const W*>(w + size_t(i) * ws)[ib].d;
-    __m256i lo[8], hi[8];
-    load_transposed<D>(w, ws, ib, lo);
-    load_transposed<D>(w + 8 * ws, ws, ib, hi);
     __m512i t[8];
-    for (int k = 0; k < 8; ++k) t[k] = _mm512_inserti64x4(_mm512_castsi256_si512(lo[k]), hi[k], 1);
+    if constexpr (C <= 8)
+      load_transposed16<D>(w, ws, ib, t);
+    else
+      load_transposed16_outline<D>(w, ws, ib, t);
     const __m512 wd = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(dh)));
     for (int c = 0; c < C; ++c) {
       const int8_t* q = reinterpret_cast<const X*>(x[c])[ib].qs;
