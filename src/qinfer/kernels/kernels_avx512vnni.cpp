@@ -371,11 +371,10 @@ template <class D>
   }
 }
 
-// Decode in the lane tile's arithmetic, 4 rows at a time, each row one
-// sequential weight stream: the 8-row lane tile's eight interleaved short rows
-// defeat the hardware prefetcher from DRAM (bench matmul_dram q4_0: 5.7 GB/s
-// for the lane tile, 11 for avx2's one-row tile, 14 with 4 rows here, 7.6
-// with 8). Per row, 8 blocks' exact integer sums come out of one hsum8x8 plus
+// Rows in the lane tile's arithmetic, R at a time, each row one sequential
+// weight stream (the batched decode's leftover single rows; it was the
+// one-token decode path until matmul_batch, with its software prefetch of the
+// next row group, measured 2x faster for one token too). Per row, 8 blocks' exact integer sums come out of one hsum8x8 plus
 // the token's offset corrections (computed once per call); then
 // acc = fma(float(sum), d_w·d_x, acc) block by block, in order, from 0: each
 // lane of the lane tile, bit for bit.
@@ -431,44 +430,19 @@ void stream_rows(int64_t nb, const uint8_t* w, size_t ws, const uint8_t* x, cons
   for (int i = 0; i < R; ++i) out[i] = acc[i];
 }
 
-// Up to 8 tokens of rows up to 32768 elements: their corrections and scales
-// fit a 64 KiB stack scratch (the kernels allocate nothing).
-constexpr int kMaxStreamTokens = 8;
+// Rows up to 32768 elements: the batch's corrections and scales fit a stack
+// scratch (the kernels allocate nothing).
 constexpr int64_t kMaxStreamBlocks = 1024;
 
-template <class D>
-[[gnu::noinline]] void matmul_stream(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, const void* X,
-                                     size_t xs, int64_t n_tok, float* Y, int64_t ldy) {
-  constexpr int R = 4;
-  const int64_t nb = n / 32;
-  int32_t ncorr[kMaxStreamTokens * kMaxStreamBlocks];
-  float xd[kMaxStreamTokens * kMaxStreamBlocks];
-  const auto* w = static_cast<const uint8_t*>(W);
-  const auto* x = static_cast<const uint8_t*>(X);
-  for (int64_t t = 0; t < n_tok; ++t) prepare_stream_token<D>(nb, x + size_t(t) * xs, ncorr + t * nb, xd + t * nb);
-  float out[R];
-  int64_t r = r0;
-  for (; r + R <= r1; r += R)
-    for (int64_t t = 0; t < n_tok; ++t) {
-      stream_rows<D, R>(nb, w + size_t(r) * ws, ws, x + size_t(t) * xs, ncorr + t * nb, xd + t * nb, out);
-      for (int i = 0; i < R; ++i) Y[t * ldy + r + i] = out[i];
-    }
-  for (; r < r1; ++r)
-    for (int64_t t = 0; t < n_tok; ++t) {
-      stream_rows<D, 1>(nb, w + size_t(r) * ws, ws, x + size_t(t) * xs, ncorr + t * nb, xd + t * nb, out);
-      Y[t * ldy + r] = out[0];
-    }
-}
-
-// Batched decode (2..16 tokens): each block of 8 rows is loaded, decoded and
-// transposed once and dotted with every token, instead of once per token as
-// matmul_stream does. The tokens' offset corrections and scales are computed
-// once per call. 8 interleaved rows defeat the hardware prefetcher (see
-// matmul_stream), so each block step also prefetches its share of the next
-// 8-row group: one sequential software stream a group ahead. Every lane's
-// arithmetic is the lane tile's, in its order (integer block sum from the
-// correction, then acc = fma(float(sum), d_w·d_x, acc) block by block): the
-// same bits as every other Q4_0 path.
+// Decode (1..16 tokens): each block of 16 (or 8) rows is loaded, decoded and
+// transposed once and dotted with every token, instead of once per token. The
+// tokens' offset corrections and scales are computed once per call. Several
+// interleaved short rows defeat the hardware prefetcher from DRAM, so each
+// block step also prefetches its share of the next row group: one sequential
+// software stream a group ahead. Every lane's arithmetic is the lane tile's,
+// in its order (integer block sum from the correction, then
+// acc = fma(float(sum), d_w·d_x, acc) block by block): the same bits as every
+// other Q4_0 path.
 constexpr int kMaxBatchTokens = 16;
 
 template <class D, int C>
@@ -604,16 +578,18 @@ template <class D>
       stream_rows<D, 1>(nb, w + size_t(r) * ws, ws, xr[t], ncorr + t * nb, xd + t * nb, Y + t * ldy + r);
 }
 
-// One token streams rows, short batches share each decoded 8-row block, longer
-// ones transpose once per row block. All give the lane tile's bits, so the
-// switch cannot break batch invariance.
+// Decode batches (1..16 tokens) share each decoded 16-row block, longer ones
+// transpose once per row block. Both give the lane tile's bits, so the
+// switch cannot break batch invariance. One token used to stream 4 rows at a
+// time (stream_rows); the 16-row path with its prefetch is faster there too:
+// bench matmul_dram q4_0 n=2048 tok=1, 64 MiB from DRAM, medians of 3, three
+// interleaved sittings at load 10: 14.2/14.1/14.9 ms streamed vs 6.5/7.0/8.6
+// ms; matmul_rows (L2) 24.0/23.0/25.6 vs 16.3/16.0/17.9 us.
 template <class D>
 void matmul_lanes_auto(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1, const void* X, size_t xs,
                        int64_t n_tok, float* Y, int64_t ldy) {
   if (n_tok > kMaxBatchTokens || n / 32 > kMaxStreamBlocks)
     matmul_lanes_packed<D>(n, W, ws, r0, r1, X, xs, n_tok, Y, ldy);
-  else if (n_tok == 1)
-    matmul_stream<D>(n, W, ws, r0, r1, X, xs, n_tok, Y, ldy);
   else
     matmul_batch<D>(n, W, ws, r0, r1, X, xs, n_tok, Y, ldy);
 }
