@@ -21,6 +21,9 @@
 #include <thread>
 #include <vector>
 
+#include "qinfer/model/create.h"
+#include "qinfer/model/model.h"
+#include "qinfer/serve/model_provider.h"
 #include "qinfer/serve/server.h"
 #include "test_util.h"
 
@@ -61,6 +64,38 @@ class TestServer {
   int port_ = 0;
   std::thread thread_;
 };
+
+// The sizes of a random-weight llama model made for a test.
+struct RandomShape {
+  int n_vocab = 300, n_ctx = 512, n_embd = 64, n_ff = 96, n_layer = 1, n_head = 2;
+};
+
+// A random-weight F32 llama model of `shape`, loaded for serving on one
+// thread with at most max_seqs sequences at once (its file is removed once loaded).
+inline std::shared_ptr<serve::ModelHandle> random_model(const std::string& name, const RandomShape& shape,
+                                                        int max_seqs = 8) {
+  const auto path =
+      std::filesystem::temp_directory_path() / ("qinfer-serve-" + name + "-" + std::to_string(::getpid()) + ".gguf");
+  CreateOptions co;
+  co.shape.arch = "llama";
+  co.shape.name = name;
+  co.shape.n_vocab = shape.n_vocab;
+  co.shape.n_ctx_train = shape.n_ctx;
+  co.shape.n_embd = shape.n_embd;
+  co.shape.n_ff = shape.n_ff;
+  co.shape.n_layer = shape.n_layer;
+  co.shape.n_head = shape.n_head;
+  co.shape.n_head_kv = shape.n_head;
+  co.type = TypeId::F32;
+  co.n_threads = 1;
+  create_model(path.string(), co);
+  serve::ModelLoadOptions lo;
+  lo.threads = 1;
+  lo.engine.max_seqs = max_seqs;
+  auto model = serve::make_model_handle(name, load_model(path.string()), lo);
+  std::filesystem::remove(path);
+  return model;
+}
 
 // A plain TCP connection to the server (for clients httplib cannot play:
 // half-sent requests, closing without reading); -1 on failure.

@@ -448,24 +448,7 @@ TEST(Serve, TwoHundredConnectionsAtOnce) {
 // form one). Streamed, every event is valid JSON and the pieces join to the
 // whole answer of the same seed, so no character was cut in two.
 TEST(Serve, StreamingNeverSplitsACharacter) {
-  const auto path = std::filesystem::temp_directory_path() / ("qinfer-serve-bytes-" + std::to_string(::getpid()) + ".gguf");
-  CreateOptions co;
-  co.shape.arch = "llama";
-  co.shape.name = "bytes";
-  co.shape.n_vocab = 300;
-  co.shape.n_ctx_train = 512;
-  co.shape.n_embd = 64;
-  co.shape.n_ff = 96;
-  co.shape.n_layer = 1;
-  co.shape.n_head = 2;
-  co.shape.n_head_kv = 2;
-  co.type = TypeId::F32;
-  co.n_threads = 1;
-  create_model(path.string(), co);
-  serve::ModelLoadOptions lo;
-  lo.threads = 1;
-  auto model = serve::make_model_handle("bytes", load_model(path.string()), lo);
-  std::filesystem::remove(path);
+  auto model = random_model("bytes", RandomShape{});
   TestServer s(model);
   auto c = s.client();
   int multibyte = 0;

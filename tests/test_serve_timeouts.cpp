@@ -14,7 +14,6 @@
 #include <string>
 #include <thread>
 
-#include "qinfer/model/create.h"
 #include "serve_test_util.h"
 
 using namespace qinfer;
@@ -162,25 +161,13 @@ TEST(ServeTimeouts, KeepAliveRequestsEachGetTheirOwnDeadline) {
 // A streamed answer that takes several times the limit arrives whole: the
 // limit is on receiving the request, never on answering it.
 TEST(ServeTimeouts, AnswerLongerThanTheLimitIsNotCut) {
-  const auto path = std::filesystem::temp_directory_path() / ("qinfer-serve-slow-" + std::to_string(::getpid()) + ".gguf");
-  CreateOptions co;
-  co.shape.arch = "llama";
-  co.shape.name = "slow";
-  co.shape.n_vocab = 300;
-  co.shape.n_ctx_train = 4096;
-  co.shape.n_embd = 512;
-  co.shape.n_ff = 1376;
-  co.shape.n_layer = 4;
-  co.shape.n_head = 8;
-  co.shape.n_head_kv = 8;
-  co.type = TypeId::F32;
-  co.n_threads = 1;
-  create_model(path.string(), co);
-  serve::ModelLoadOptions lo;
-  lo.threads = 1;
-  lo.engine.max_seqs = 1;
-  auto model = serve::make_model_handle("slow", load_model(path.string()), lo);
-  std::filesystem::remove(path);
+  RandomShape shape;
+  shape.n_ctx = 4096;
+  shape.n_embd = 512;
+  shape.n_ff = 1376;
+  shape.n_layer = 4;
+  shape.n_head = 8;
+  auto model = random_model("slow", shape, 1);
   TestServer s(model, with_timeout(1));
   auto c = s.client();
   // Size the answer from this machine's speed so it takes about 3 s.
