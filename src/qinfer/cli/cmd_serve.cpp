@@ -152,7 +152,8 @@ void define_serve(CLI::App& cmd) {
   cmd.add_flag("--api-key-all", a->server.api_key_all, "require the key on /health too");
   cmd.add_option("--max-body", a->max_body, "largest request body in bytes (413 beyond)")
       ->capture_default_str()->check(Allowed::ints(64, 1 << 30));
-  cmd.add_option("--timeout", a->server.timeout_s, "seconds a client gets to send a whole request, and a read or write may stall, before the "
+  cmd.add_option("--timeout", a->server.timeout_s,
+                 "seconds a client gets to send a whole request, and a read or write may stall, before the "
                  "connection is closed")
       ->capture_default_str()->check(Allowed::ints(1, 3600));
   cmd.add_option("--max-queue", a->server.max_queue, "requests that may wait beyond the running ones (429 beyond)")
