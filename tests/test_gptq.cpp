@@ -42,6 +42,15 @@ std::vector<double> random_spd(int64_t n, uint32_t seed) {
 
 // Calibration-like activations: correlated channels with uneven scales and a
 // few outlier channels, as in real layer inputs. [tokens][cols].
+// A weight matrix of n values drawn from N(0, 0.05²).
+std::vector<float> gaussian_weights(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd;
+  std::vector<float> w(static_cast<size_t>(n));
+  for (float& v : w) v = nd(rng) * 0.05f;
+  return w;
+}
+
 std::vector<float> activations(int64_t tokens, int64_t cols, uint32_t seed) {
   std::mt19937 rng(1234);  // the same channel structure for every seed
   std::normal_distribution<float> nd;
@@ -223,10 +232,7 @@ TEST(Gptq, MatchesTheFloat64Reference) {
   const int64_t rows = 24, cols = 256, tokens = 1024;
   const std::vector<float> x = activations(tokens, cols, 1);
   const std::vector<double> h = hessian(x, tokens, cols);
-  std::mt19937 rng(3);
-  std::normal_distribution<float> nd;
-  std::vector<float> w(size_t(rows * cols));
-  for (float& v : w) v = nd(rng) * 0.05f;
+  const std::vector<float> w = gaussian_weights(rows * cols, 3);
   const std::vector<float> held = activations(512, cols, 2);
   ThreadPool pool(2);
   for (TypeId t : {TypeId::Q4_0, TypeId::Q4_1, TypeId::Q5_1, TypeId::Q8_0, TypeId::Q3_K, TypeId::Q4_K, TypeId::Q6_K}) {
@@ -253,10 +259,7 @@ TEST(Gptq, BeatsRoundToNearestOnHeldOutActivations) {
   const std::vector<float> x = activations(tokens, cols, 11);
   const std::vector<double> h = hessian(x, tokens, cols);
   const std::vector<float> held = activations(512, cols, 12);
-  std::mt19937 rng(5);
-  std::normal_distribution<float> nd;
-  std::vector<float> w(size_t(rows * cols));
-  for (float& v : w) v = nd(rng) * 0.05f;
+  const std::vector<float> w = gaussian_weights(rows * cols, 5);
   ThreadPool pool(2);
   for (TypeId t : kGridTypes) {
     const TypeInfo& info = type_info(t);
@@ -363,10 +366,7 @@ TEST(Refit, MatchesTheFloat64LeastSquaresAndLowersTheError) {
   const std::vector<float> x = activations(tokens, cols, 21);
   const std::vector<double> h = hessian(x, tokens, cols);
   const std::vector<float> held = activations(512, cols, 22);
-  std::mt19937 rng(9);
-  std::normal_distribution<float> nd;
-  std::vector<float> w(size_t(rows * cols));
-  for (float& v : w) v = nd(rng) * 0.05f;
+  const std::vector<float> w = gaussian_weights(rows * cols, 9);
   ThreadPool pool(2);
   for (TypeId t : {TypeId::Q4_0, TypeId::Q4_1, TypeId::Q5_0, TypeId::Q8_0}) {
     const TypeInfo& info = type_info(t);
@@ -444,10 +444,7 @@ TEST(Refit, GptqWithCandidatesAndRefitBeatsPlainGptq) {
   const std::vector<float> x = activations(tokens, cols, 31);
   const std::vector<double> h = hessian(x, tokens, cols);
   const std::vector<float> held = activations(512, cols, 32);
-  std::mt19937 rng(13);
-  std::normal_distribution<float> nd;
-  std::vector<float> w(size_t(rows * cols));
-  for (float& v : w) v = nd(rng) * 0.05f;
+  const std::vector<float> w = gaussian_weights(rows * cols, 13);
   ThreadPool pool(2);
   for (TypeId t : kGridTypes) {
     const TypeInfo& info = type_info(t);
@@ -488,10 +485,7 @@ TEST(Refit, KeepEnergyMatchesTheOutputEnergy) {
   const std::vector<float> x = activations(tokens, cols, 41);
   const std::vector<double> h = hessian(x, tokens, cols);
   const std::vector<float> held = activations(512, cols, 42);
-  std::mt19937 rng(19);
-  std::normal_distribution<float> nd;
-  std::vector<float> w(size_t(rows * cols));
-  for (float& v : w) v = nd(rng) * 0.05f;
+  const std::vector<float> w = gaussian_weights(rows * cols, 19);
   ThreadPool pool(2);
   // Σ_tokens (row · x)² from the activations themselves.
   const auto energy = [&](const std::vector<float>& v, int64_t r) {
