@@ -9,6 +9,8 @@
 # (22 s of CPU under ASan), 4 x 30 s of fuzzing.
 #   ctest -L sanitize    ASan+UBSan parser, KV pool and engine fault tests
 #   ctest -L fuzz        libFuzzer runs (skipped without clang)
+# The ThreadSanitizer case builds its own sub-build, sanitize-build-tsan (TSan
+# and ASan cannot share objects): the thread pool, forward and engine tests.
 set(QINFER_CHECK_DIR ${CMAKE_BINARY_DIR}/sanitize-build)
 set(QINFER_FUZZ_SECONDS 30 CACHE STRING "seconds per fuzz target in the fuzz CTest cases")
 set(_qinfer_run bash ${CMAKE_CURRENT_LIST_DIR}/run.sh)
@@ -26,3 +28,7 @@ foreach(target fuzz_gguf fuzz_tokenizer fuzz_jinja fuzz_request)
   set_tests_properties(${target} PROPERTIES FIXTURES_REQUIRED qinfer_sanitize_build LABELS fuzz SKIP_RETURN_CODE 77
                                             TIMEOUT 600 ENVIRONMENT "QINFER_SHARED_DATA=${QINFER_SHARED_DATA}")
 endforeach()
+
+add_test(NAME sanitize_thread_tests COMMAND ${_qinfer_run} tsan ${CMAKE_BINARY_DIR}/sanitize-build-tsan)
+set_tests_properties(sanitize_thread_tests PROPERTIES LABELS sanitize SKIP_RETURN_CODE 77 TIMEOUT 1500
+                                                      ENVIRONMENT "QINFER_SHARED_DATA=${QINFER_SHARED_DATA}")

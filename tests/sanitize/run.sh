@@ -4,8 +4,9 @@
 #   run.sh build <build-dir>                     configure + build the sub-build
 #   run.sh tests <build-dir>                     run the parser tests (ASan+UBSan)
 #   run.sh fuzz  <build-dir> <target> <seconds>  fuzz from a fresh seed corpus
+#   run.sh tsan  <build-dir>                     build + run the thread tests (TSan)
 # The sub-build lives in its own directory and never touches the main build.
-# Exit 77 = skipped (no clang for fuzzing, no vocabularies for fuzz_tokenizer).
+# Exit 77 = skipped (no clang for fuzzing or TSan, no vocabularies for fuzz_tokenizer).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -58,6 +59,37 @@ case "$mode" in
       ran=$((ran + 1))
     done
     [[ $ran -gt 0 ]] || { echo "no test binaries in $bdir (run 'run.sh build' first)"; exit 1; }
+    ;;
+
+  tsan)
+    cxx="$(pick_cxx)"
+    if [[ "$("$cxx" --version 2>/dev/null)" != *clang* ]]; then
+      echo "no clang for the ThreadSanitizer build: skipped"
+      exit 77
+    fi
+    gen=()
+    if command -v ninja >/dev/null 2>&1; then gen=(-G Ninja); fi
+    if [[ ! -f "$bdir/CMakeCache.txt" ]]; then
+      cmake -S "$here/tsan" -B "$bdir" "${gen[@]}" -DCMAKE_CXX_COMPILER="$cxx" -DQINFER_SHARED_DATA="$data" >/dev/null
+    fi
+    cmake --build "$bdir" --target checks -j "$jobs"
+    export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+    for t in test_thread_pool test_forward test_engine; do
+      echo "=== $t (TSan)"
+      start=$SECONDS
+      log="$bdir/$t.log"
+      set +e
+      QINFER_SHARED_DATA="$data" "$bdir/$t" --gtest_color=no >"$log" 2>&1
+      rc=$?
+      set -e
+      grep -E '^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]' "$log" || true
+      echo "=== $t: exit $rc, $((SECONDS - start)) s"
+      if [[ $rc -ne 0 ]]; then
+        grep -E -B2 -A60 'Failure|WARNING: ThreadSanitizer|FAILED' "$log" | head -n 150
+        echo "=== full log: $log"
+        exit "$rc"
+      fi
+    done
     ;;
 
   fuzz)
