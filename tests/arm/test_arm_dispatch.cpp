@@ -5,6 +5,7 @@
 // scalar ones bit for bit.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -15,6 +16,7 @@
 #include "qinfer/kernels/kernel_types.h"
 #include "qinfer/kernels/kernels.h"
 #include "qinfer/quant/type_registry.h"
+#include "qinfer/runtime/device_report.h"
 
 using namespace qinfer;
 using kernels::Isa;
@@ -37,6 +39,24 @@ TEST(ArmDispatch, PathFollowsTheEmulatedCpu) {
   EXPECT_TRUE(kernels::isa_supported(Isa::Neon));
   EXPECT_EQ(kernels::isa_supported(Isa::NeonDot), f.dotprod);
   EXPECT_FALSE(kernels::isa_supported(Isa::Avx2));
+}
+
+// `qinfer devices` on aarch64: the CPU's ARM features (not x86's), the paths
+// this build carries, and the one the emulated CPU gets.
+TEST(ArmDispatch, DevicesReportNamesTheArmPaths) {
+  const std::string report = describe_devices();
+  EXPECT_NE(report.find("+NEON"), std::string::npos) << report;
+  EXPECT_EQ(report.find("AVX"), std::string::npos) << report;
+  EXPECT_NE(report.find("kernel paths: scalar neon"), std::string::npos) << report;
+  EXPECT_EQ(report.find(" 0 logical"), std::string::npos) << report;
+  EXPECT_EQ(report.find("RAM:   0.0 GiB total"), std::string::npos) << report;
+  if (const char* want = std::getenv("QINFER_EXPECT_ISA")) {
+    EXPECT_NE(report.find(std::string("kernel path: ") + want + " (best available)"), std::string::npos) << report;
+    EXPECT_NE(report.find(std::string(" ") + (std::string(want) == "neon_dot" ? "+" : "-") + "DOTPROD"),
+              std::string::npos)
+        << report;
+  }
+  std::printf("%s", report.c_str());
 }
 
 // The NEON int8 block kernels keep the scalar reference's arithmetic (exact
