@@ -128,6 +128,38 @@ TEST(Ascii, CaseOfNames) {
   static_assert(ascii_iequals("bf16", "BF16"));
 }
 
+// /proc/cpuinfo as x86-64 and aarch64 kernels print it (the aarch64 blocks
+// have no "model name": the core comes from implementer and part).
+TEST(CpuInfo, ParsesX86AndNamesArmCores) {
+  const CpuInfo x86 = parse_cpuinfo(
+      "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R14\nphysical id\t: 0\ncore id\t\t: 0\n\n"
+      "processor\t: 1\nmodel name\t: AMD EPYC 9R14\nphysical id\t: 0\ncore id\t\t: 0\n\n"
+      "processor\t: 2\nmodel name\t: AMD EPYC 9R14\nphysical id\t: 0\ncore id\t\t: 1\n");
+  EXPECT_EQ(x86.model, "AMD EPYC 9R14");
+  EXPECT_EQ(x86.physical_cores, 2);
+
+  auto arm_block = [](int cpu, const char* implementer, const char* part) {
+    return "processor\t: " + std::to_string(cpu) +
+           "\nBogoMIPS\t: 243.75\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp "
+           "cpuid asimdrdm lrcpc dcpop asimddp ssbs\nCPU implementer\t: " +
+           implementer + "\nCPU architecture: 8\nCPU variant\t: 0x3\nCPU part\t: " + part +
+           "\nCPU revision\t: 1\n\n";
+  };
+  const CpuInfo graviton2 = parse_cpuinfo(arm_block(0, "0x41", "0xd0c") + arm_block(1, "0x41", "0xd0c"));
+  EXPECT_EQ(graviton2.model, "Neoverse-N1");
+  EXPECT_EQ(graviton2.physical_cores, 0);  // no core ids: detect_cpu counts logical ones
+  // big.LITTLE: each distinct core once, in order.
+  EXPECT_EQ(parse_cpuinfo(arm_block(0, "0x41", "0xd05") + arm_block(1, "0x41", "0xd05") + arm_block(2, "0x41", "0xd0b") +
+                          arm_block(3, "0x41", "0xd44"))
+                .model,
+            "Cortex-A55 + Cortex-A76 + Cortex-X1");
+  EXPECT_EQ(parse_cpuinfo(arm_block(0, "0x61", "0x999")).model, "Apple part 0x999");
+  EXPECT_EQ(parse_cpuinfo(arm_block(0, "0x7f", "0x001")).model, "implementer 0x7f part 0x001");
+  // Not numbers, or a part before any implementer: nothing is made up.
+  EXPECT_EQ(parse_cpuinfo("CPU part\t: 0xd0c\nCPU implementer\t: zz\nCPU part\t: 0xd0c\n: x\n").model, "");
+  EXPECT_EQ(parse_cpuinfo("").physical_cores, 0);
+}
+
 TEST(Threads, OneRule) {
   const CpuInfo cpu = detect_cpu();
   EXPECT_EQ(default_thread_count(), std::max(1, std::min(cpu.physical_cores, cpu.logical_cores)));

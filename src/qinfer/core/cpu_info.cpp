@@ -1,9 +1,12 @@
 #include "qinfer/core/cpu_info.h"
+#include "qinfer/core/arm_cores.h"
 #include "qinfer/core/arm_features.h"
 #include "qinfer/core/x86_features.h"
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -34,23 +37,45 @@ uint64_t meminfo_kb(const std::string& key) {
 
 }  // namespace
 
-CpuInfo detect_cpu() {
+CpuInfo parse_cpuinfo(const std::string& text) {
   CpuInfo info;
-  info.logical_cores = int(std::thread::hardware_concurrency());
-  std::ifstream f("/proc/cpuinfo");
+  std::istringstream f(text);
   std::string line;
   std::set<std::pair<std::string, std::string>> cores;  // (physical id, core id)
   std::string phys;
+  std::vector<std::string> arm_cores;  // distinct, in order of appearance
+  long implementer = -1;
   while (std::getline(f, line)) {
     auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
+    if (colon == std::string::npos || colon == 0) continue;
     std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
     std::string val = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
     if ((key == "model name" || key == "Model" || key == "Hardware") && info.model.empty()) info.model = val;
     if (key == "physical id") phys = val;
     if (key == "core id") cores.insert({phys, val});
+    // Numbers as the kernel prints them ("0x41"); anything else is ignored.
+    char* end = nullptr;
+    const long num = std::strtol(val.c_str(), &end, 0);
+    const bool is_num = !val.empty() && end && *end == '\0' && num >= 0;
+    if (key == "CPU implementer") implementer = is_num ? num : -1;
+    if (key == "CPU part" && is_num && implementer >= 0) {
+      const std::string name = arm_core_name(unsigned(implementer), unsigned(num));
+      if (std::find(arm_cores.begin(), arm_cores.end(), name) == arm_cores.end()) arm_cores.push_back(name);
+    }
   }
-  info.physical_cores = cores.empty() ? info.logical_cores : int(cores.size());
+  if (info.model.empty())
+    for (const std::string& name : arm_cores) info.model += (info.model.empty() ? "" : " + ") + name;
+  info.physical_cores = int(cores.size());
+  return info;
+}
+
+CpuInfo detect_cpu() {
+  std::ifstream f("/proc/cpuinfo");
+  std::stringstream text;
+  text << f.rdbuf();
+  CpuInfo info = parse_cpuinfo(text.str());
+  info.logical_cores = int(std::thread::hardware_concurrency());
+  if (info.physical_cores == 0) info.physical_cores = info.logical_cores;
   info.ram_total_bytes = meminfo_kb("MemTotal") * 1024;
   info.ram_available_bytes = meminfo_kb("MemAvailable") * 1024;
 #if defined(__x86_64__)

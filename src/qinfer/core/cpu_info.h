@@ -18,4 +18,10 @@ struct CpuInfo {
 
 CpuInfo detect_cpu();
 
+// The model and physical core count from /proc/cpuinfo's text (logical cores,
+// RAM and features are left to detect_cpu). On aarch64 Linux, which has no
+// "model name", the model is named from each processor's "CPU implementer" and
+// "CPU part": distinct cores in order, "Cortex-X1 + Cortex-A78 + Cortex-A55".
+CpuInfo parse_cpuinfo(const std::string& text);
+
 }  // namespace qinfer
