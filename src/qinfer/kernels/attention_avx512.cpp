@@ -195,39 +195,60 @@ struct Avx512Ops {
   // for all 16 keys: chain c_l fma-sums d ≡ l (mod 16), one lane per key (the
   // masked tail adds nothing to the other chains); then hsum16's tree
   // (c_l + c_{l+8}, then + 4, then [0]+[2], [1]+[3], then their sum) as vector adds.
-  static void qk_f16_dot(const float* qf, int hd, const uint8_t* tile, float* s) {
+  static void qk_f16_dot(const float* qf, int hd, const float* kf, float* s) {
     __m512 c[16];
     for (auto& ci : c) ci = _mm512_setzero_ps();
     int d = 0;
     for (; d + 16 <= hd; d += 16)
       for (int l = 0; l < 16; ++l)
-        c[l] = _mm512_fmadd_ps(load_f16x16(tile + 32 * size_t(d + l)), _mm512_set1_ps(qf[d + l]), c[l]);
+        c[l] = _mm512_fmadd_ps(_mm512_loadu_ps(kf + 16 * size_t(d + l)), _mm512_set1_ps(qf[d + l]), c[l]);
     for (int l = 0; d < hd; ++d, ++l)
-      c[l] = _mm512_fmadd_ps(load_f16x16(tile + 32 * size_t(d)), _mm512_set1_ps(qf[d]), c[l]);
+      c[l] = _mm512_fmadd_ps(_mm512_loadu_ps(kf + 16 * size_t(d)), _mm512_set1_ps(qf[d]), c[l]);
     for (int l = 0; l < 8; ++l) c[l] = _mm512_add_ps(c[l], c[l + 8]);
     for (int l = 0; l < 4; ++l) c[l] = _mm512_add_ps(c[l], c[l + 4]);
     _mm512_storeu_ps(s, _mm512_add_ps(_mm512_add_ps(c[0], c[2]), _mm512_add_ps(c[1], c[3])));
   }
 
-  // acc[d] += p_j · v_j[d] key by key, multiply then add (no fma), 128 columns in registers.
+  // acc[d] += p_j · v_j[d] key by key, multiply then add (no fma), up to 128
+  // columns in registers (head_dim 64: four independent chains, not one at a time).
   static void mul_add(const float* p, int nk, float* acc, const float* vf, int hd) {
-    int d = 0;
-    for (; d + 128 <= hd; d += 128) {
+    for (int d = 0; d < hd; d += 128) {
+      const int nv = std::min(8, (hd - d + 15) / 16);
+      __mmask16 km[8];
       __m512 a[8];
-      for (int i = 0; i < 8; ++i) a[i] = _mm512_loadu_ps(acc + d + 16 * i);
+      for (int i = 0; i < nv; ++i) {
+        km[i] = first(hd - d - 16 * i);
+        a[i] = _mm512_maskz_loadu_ps(km[i], acc + d + 16 * i);
+      }
       for (int j = 0; j < nk; ++j) {
         const __m512 pj = _mm512_set1_ps(p[j]);
         const float* vr = vf + size_t(j) * hd + d;
-        for (int i = 0; i < 8; ++i) a[i] = _mm512_add_ps(a[i], _mm512_mul_ps(pj, _mm512_loadu_ps(vr + 16 * i)));
+        for (int i = 0; i < nv; ++i)
+          a[i] = _mm512_add_ps(a[i], _mm512_mul_ps(pj, _mm512_maskz_loadu_ps(km[i], vr + 16 * i)));
       }
-      for (int i = 0; i < 8; ++i) _mm512_storeu_ps(acc + d + 16 * i, a[i]);
+      for (int i = 0; i < nv; ++i) _mm512_mask_storeu_ps(acc + d + 16 * i, km[i], a[i]);
     }
-    for (; d < hd; d += 16) {
-      const __mmask16 k = first(hd - d);
-      __m512 a = _mm512_maskz_loadu_ps(k, acc + d);
-      for (int j = 0; j < nk; ++j)
-        a = _mm512_add_ps(a, _mm512_mul_ps(_mm512_set1_ps(p[j]), _mm512_maskz_loadu_ps(k, vf + size_t(j) * hd + d)));
-      _mm512_mask_storeu_ps(acc + d, k, a);
+  }
+
+  // The F16-V softmax (ScalarOps::softmax_f16's operations, 16 keys per vector).
+  static void softmax_f16(float* p, int n) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 vmx = ninf;
+    for (int j = 0; j < n; j += 16) vmx = _mm512_max_ps(vmx, _mm512_mask_loadu_ps(ninf, first(n - j), p + j));
+    const __m512 mx = _mm512_set1_ps(hmax16(vmx));
+    double sum = 0.0;
+    for (int j = 0; j < n; j += 16) {
+      const __mmask16 k = first(n - j);
+      const __m512 e = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, p + j), mx)));
+      _mm512_mask_storeu_ps(p + j, k, e);
+      sum += double(tree16(e));
+    }
+    const __m512 inv = _mm512_set1_ps(float(1.0 / sum));
+    for (int j = 0; j < n; j += 16) {
+      const __mmask16 k = first(n - j);
+      const __m256i h = _mm512_cvtps_ph(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + j), inv),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      _mm512_mask_storeu_ps(p + j, k, _mm512_cvtph_ps(h));
     }
   }
 
