@@ -112,16 +112,27 @@ struct Shape {
 const Shape kShapes[] = {{64, 16, 1, 8, 40}, {64, 32, 5, 2, 0}, {128, 16, 3, 4, 17}, {32, 48, 9, 1, 60},
                          {96, 16, 2, 3, 15}};
 
+// Σ of 16 floats as [i]+[i+8], then [i]+[i+4], [i]+[i+2], [0]+[1] (one vector's horizontal sum).
+float halving_sum16(const float* v) {
+  float a[8];
+  for (int i = 0; i < 8; ++i) a[i] = v[i] + v[i + 8];
+  for (int i = 0; i < 4; ++i) a[i] += a[i + 4];
+  for (int i = 0; i < 2; ++i) a[i] += a[i + 2];
+  return a[0] + a[1];
+}
+
 }  // namespace
 
 // An F16 K and V cache computes what llama.cpp computes without flash
 // attention (its perplexity goldens): scores = this ISA's F16 dot of the key
-// row and Q rounded to F16, times the scale; softmax with expf and a double
-// sum; probabilities rounded to F16; out = Σ p16·v (multiply, then add).
+// row and Q rounded to F16, times the scale; softmax as ggml's SIMD soft_max
+// (exp 16 keys at a time, here kernels::exp_approx; each group's float sum
+// added in double); probabilities rounded to F16; out = Σ p16·v (multiply, then add).
 TEST_P(AttentionIsa, F16CacheIsGgmlArithmetic) {
   kernels::set_isa(GetParam());
   std::vector<Shape> shapes(std::begin(kShapes), std::end(kShapes));
   for (int hd : {8, 12, 40}) shapes.push_back({hd, 16, 4, 2, 29});  // F16 takes any head dimension (stories260K: 8)
+  shapes.push_back({64, 64, 3, 8, 301});  // many 16-key softmax groups, a ragged last one
   for (const Shape& s : shapes) {
     const Pool pool(TypeId::F16, TypeId::F16, s.hd, s.block, s.pos0 + s.n_tok, uint32_t(s.hd + 11));
     const auto q = make_q(s.n_tok, s.n_heads, s.hd, uint32_t(s.pos0 + 3));
@@ -141,7 +152,12 @@ TEST_P(AttentionIsa, F16CacheIsGgmlArithmetic) {
           mx = std::max(mx, p[size_t(j)]);
         }
         double sum = 0;
-        for (float& x : p) sum += double(x = std::exp(x - mx));
+        for (int j0 = 0; j0 < n; j0 += kKeyTile) {
+          float e[kKeyTile];
+          for (int i = 0; i < kKeyTile; ++i) e[i] = j0 + i < n ? kernels::exp_approx(p[size_t(j0 + i)] - mx) : 0.0f;
+          for (int i = 0; i < kKeyTile && j0 + i < n; ++i) p[size_t(j0 + i)] = e[i];
+          sum += double(halving_sum16(e));
+        }
         const float inv = float(1.0 / sum);
         for (float& x : p) x = fp16_to_f32(f32_to_fp16(x * inv));
         for (int d = 0; d < s.hd; ++d) {

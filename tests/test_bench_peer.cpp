@@ -116,9 +116,12 @@ TEST(LlamaBenchPeer, CliFailuresAreOneClearLine) {
     EXPECT_NE(r.err.find(c.needle), std::string::npos) << r.err;
     EXPECT_EQ(count_lines(r.err), 1) << r.err;
   }
-  auto neg = run_qinfer("bench -m " + m + " -p 8 -n 0 --n-depth=-5 -r 1");
-  EXPECT_EQ(neg.exit_code, 2) << neg.err;
-  EXPECT_NE(neg.err.find("-d"), std::string::npos) << neg.err;
+  for (const char* flag : {"--n-depth", "--depth"}) {  // llama-bench's name and the short spelling
+    auto neg = run_qinfer("bench -m " + m + " -p 8 -n 0 " + flag + "=-5 -r 1");
+    EXPECT_EQ(neg.exit_code, 2) << flag << ": " << neg.err;
+    EXPECT_NE(neg.err.find("-d"), std::string::npos) << neg.err;
+    EXPECT_EQ(count_lines(neg.err), 1) << neg.err;
+  }
 }
 
 // A stand-in llama-bench (a script): it answers each test with made-up

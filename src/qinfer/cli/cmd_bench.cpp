@@ -475,7 +475,8 @@ void define_bench(CLI::App& cmd) {
       ->delimiter(',')->capture_default_str()->check(Allowed::ints(0, 1 << 20));
   cmd.remove_option(cmd.get_option("--threads"));
   add_threads_option(cmd, a->threads);
-  cmd.add_option("-d,--n-depth", a->n_depth, "KV cache depths: tokens cached before each test (comma-separated)")
+  cmd.add_option("-d,--n-depth,--depth", a->n_depth,
+                 "KV cache depths: tokens cached, not timed, before each test (comma-separated; llama-bench's -d)")
       ->delimiter(',')->check(Allowed::ints(0, 1 << 20));
   cmd.add_option("--compare-llama-bench", a->llama_bench,
                  "run this llama-bench binary on the same file and tests; print both, the ratio and the roofline");

@@ -23,8 +23,9 @@
 //     exact integer sum, then s = fma(float(isum), d_k·d_q, s) block by block.
 //   - score = dot · scale.
 //   - F16 V, as llama.cpp without flash attention (its perplexity goldens):
-//     all scores of the row, p = expf(score − max), sum in double, p ·= 1/sum,
-//     p rounded to F16; out = fma(p_j, v_j, out) key by key.
+//     all scores of the row, p = exp_approx(score − max) 16 keys at a time,
+//     each group's halving-tree sum added in double, p ·= 1/sum, p rounded to
+//     F16; out += p_j · v_j (multiply, then add) key by key.
 //   - Q8_0/Q4_0 V, online softmax (llama.cpp needs flash attention for a
 //     quantized V): per step: m' = max(m, scores), rescale by exp(m − m'),
 //     p = exp(score − m'), l += Σp (halving tree over 16 keys),

@@ -217,24 +217,34 @@ struct Avx2Ops {
 
   // kernels::vec_dot's AVX2 F16 arithmetic (FloatTile in simd256.inc, which
   // repeats the AVX-512 tile's order) for 8 keys per pass, one vector lane per
-  // key: chain c_l fma-sums d ≡ l (mod 16) (the zero-padded tail adds nothing
-  // to the other chains); then hsum16's tree (c_l + c_{l+8}, then + 4, then
-  // [0]+[2], [1]+[3], then their sum) as vector adds.
-  static void qk_f16_dot(const float* qf, int hd, const uint8_t* tile, float* s) {
+  // key: chain c_l fma-sums d ≡ l (mod 16) in d order (a tail past hd adds
+  // nothing to the other chains); then hsum16's tree (c_l + c_{l+8}, then + 4,
+  // then [0]+[2], [1]+[3], then their sum). Sixteen live chains overflow the
+  // 16 ymm registers, so they run eight at a time, grouped as the tree adds them.
+  static void qk_f16_dot(const float* qf, int hd, const float* kf, float* s) {
     for (int h = 0; h < 2; ++h) {
-      const uint8_t* k = tile + 16 * h;  // keys 8h..8h+7 of element d at k + 32·d
-      __m256 c[16];
-      for (auto& ci : c) ci = _mm256_setzero_ps();
-      int d = 0;
-      for (; d + 16 <= hd; d += 16)
-        for (int l = 0; l < 16; ++l)
-          c[l] = _mm256_fmadd_ps(load_f16x8(k + 32 * size_t(d + l)), _mm256_set1_ps(qf[d + l]), c[l]);
-      for (int l = 0; d < hd; ++d, ++l)
-        c[l] = _mm256_fmadd_ps(load_f16x8(k + 32 * size_t(d)), _mm256_set1_ps(qf[d]), c[l]);
-      for (int l = 0; l < 8; ++l) c[l] = _mm256_add_ps(c[l], c[l + 8]);
-      for (int l = 0; l < 4; ++l) c[l] = _mm256_add_ps(c[l], c[l + 4]);
-      _mm256_storeu_ps(s + 8 * h, _mm256_add_ps(_mm256_add_ps(c[0], c[2]), _mm256_add_ps(c[1], c[3])));
+      const float* k = kf + 8 * h;  // keys 8h..8h+7 of element d at k + 16·d
+      __m256 u[4];
+      tree_pair(qf, hd, k, 0, u);  // u0 = (c0 + c8) + (c4 + c12), u1 likewise from chain 1
+      tree_pair(qf, hd, k, 2, u);  // u2, u3
+      _mm256_storeu_ps(s + 8 * h, _mm256_add_ps(_mm256_add_ps(u[0], u[2]), _mm256_add_ps(u[1], u[3])));
     }
+  }
+
+  // u[l] and u[l+1] of the tree above: chains l, l+8, l+4, l+12 and l+1, ... at once.
+  static void tree_pair(const float* qf, int hd, const float* k, int l, __m256* u) {
+    const int off[8] = {l, l + 8, l + 4, l + 12, l + 1, l + 9, l + 5, l + 13};
+    __m256 c[8];
+    for (auto& ci : c) ci = _mm256_setzero_ps();
+    int d = 0;
+    for (; d + 16 <= hd; d += 16)
+      for (int i = 0; i < 8; ++i)
+        c[i] = _mm256_fmadd_ps(_mm256_loadu_ps(k + 16 * size_t(d + off[i])), _mm256_set1_ps(qf[d + off[i]]), c[i]);
+    for (int i = 0; i < 8; ++i)
+      if (d + off[i] < hd)
+        c[i] = _mm256_fmadd_ps(_mm256_loadu_ps(k + 16 * size_t(d + off[i])), _mm256_set1_ps(qf[d + off[i]]), c[i]);
+    u[l] = _mm256_add_ps(_mm256_add_ps(c[0], c[1]), _mm256_add_ps(c[2], c[3]));
+    u[l + 1] = _mm256_add_ps(_mm256_add_ps(c[4], c[5]), _mm256_add_ps(c[6], c[7]));
   }
 
   // acc[d] += p_j · v_j[d] key by key, multiply then add (no fma), 64 columns in registers.
@@ -258,6 +268,35 @@ struct Avx2Ops {
     }
     for (; d < hd; ++d)
       for (int j = 0; j < nk; ++j) acc[d] += p[j] * vf[size_t(j) * hd + d];
+  }
+
+  // The F16-V softmax (ScalarOps::softmax_f16's operations, 16 keys as two vectors).
+  static void softmax_f16(float* p, int n) {
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    __m256 vmx = ninf;
+    for (int j = 0; j < n; j += 16)
+      for (int h = 0; h < 2; ++h) {
+        const __m256 live = lanes_below(n - j, h);
+        vmx = _mm256_max_ps(vmx, _mm256_blendv_ps(ninf, _mm256_maskload_ps(p + j + 8 * h, _mm256_castps_si256(live)), live));
+      }
+    const __m256 mx = _mm256_set1_ps(hmax8(vmx));
+    double sum = 0.0;
+    for (int j = 0; j < n; j += 16) {
+      __m256 e[2];
+      for (int h = 0; h < 2; ++h) {
+        const __m256i live = _mm256_castps_si256(lanes_below(n - j, h));
+        e[h] = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_maskload_ps(p + j + 8 * h, live), mx)), _mm256_castsi256_ps(live));
+        _mm256_maskstore_ps(p + j + 8 * h, live, e[h]);
+      }
+      sum += double(tree8(_mm256_add_ps(e[0], e[1])));
+    }
+    const __m256 inv = _mm256_set1_ps(float(1.0 / sum));
+    for (int j = 0; j < n; j += 8) {
+      const __m256i live = _mm256_castps_si256(lanes_below(n - j, 0));
+      const __m128i h = _mm256_cvtps_ph(_mm256_mul_ps(_mm256_maskload_ps(p + j, live), inv),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      _mm256_maskstore_ps(p + j, live, _mm256_cvtph_ps(h));
+    }
   }
 
   static void finish(const float* acc, float l, int hd, float* out) {

@@ -73,6 +73,44 @@ inline __m512i dot_us(__m512i u, __m512i s) {
   return _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1));
 }
 
+// acc[d0 + c] += p_j · v_j[d0 + c] for c < 16·NV (masked past hd), key by
+// key: fused (one rounding) or multiply then add. NV is a constant so the
+// accumulators stay in registers (a runtime count spilled them to the stack).
+template <int NV, bool Fused>
+inline void sum_pv_cols(const float* p, int nk, float* acc, const float* vf, int hd, int d0) {
+  __mmask16 km[NV];
+  __m512 a[NV];
+  for (int i = 0; i < NV; ++i) {
+    km[i] = first(hd - d0 - 16 * i);
+    a[i] = _mm512_maskz_loadu_ps(km[i], acc + d0 + 16 * i);
+  }
+  for (int j = 0; j < nk; ++j) {
+    const __m512 pj = _mm512_set1_ps(p[j]);
+    const float* vr = vf + size_t(j) * hd + d0;
+    for (int i = 0; i < NV; ++i) {
+      const __m512 v = _mm512_maskz_loadu_ps(km[i], vr + 16 * i);
+      a[i] = Fused ? _mm512_fmadd_ps(pj, v, a[i]) : _mm512_add_ps(a[i], _mm512_mul_ps(pj, v));
+    }
+  }
+  for (int i = 0; i < NV; ++i) _mm512_mask_storeu_ps(acc + d0 + 16 * i, km[i], a[i]);
+}
+
+template <bool Fused>
+inline void sum_pv(const float* p, int nk, float* acc, const float* vf, int hd) {
+  for (int d = 0; d < hd; d += 128) {
+    switch (std::min(8, (hd - d + 15) / 16)) {
+      case 1: sum_pv_cols<1, Fused>(p, nk, acc, vf, hd, d); break;
+      case 2: sum_pv_cols<2, Fused>(p, nk, acc, vf, hd, d); break;
+      case 3: sum_pv_cols<3, Fused>(p, nk, acc, vf, hd, d); break;
+      case 4: sum_pv_cols<4, Fused>(p, nk, acc, vf, hd, d); break;
+      case 5: sum_pv_cols<5, Fused>(p, nk, acc, vf, hd, d); break;
+      case 6: sum_pv_cols<6, Fused>(p, nk, acc, vf, hd, d); break;
+      case 7: sum_pv_cols<7, Fused>(p, nk, acc, vf, hd, d); break;
+      default: sum_pv_cols<8, Fused>(p, nk, acc, vf, hd, d); break;
+    }
+  }
+}
+
 struct Avx512Ops {
   static void k_to_float(const uint8_t* tile, int hd, float* kf) {
     for (int i = 0; i < hd * kKeyTile; i += 16) _mm512_storeu_ps(kf + i, load_f16x16(tile + 2 * size_t(i)));
@@ -172,62 +210,53 @@ struct Avx512Ops {
     accumulate(s, nk, acc, vf, hd);
   }
 
-  // acc += p_j · v_j, key by key, 128 columns at a time in registers.
+  // acc += p_j · v_j, key by key (fma), up to 128 columns at a time in registers.
   static void accumulate(const float* s, int nk, float* acc, const float* vf, int hd) {
-    for (int d = 0; d < hd; d += 128) {
-      const int nv = std::min(8, (hd - d + 15) / 16);
-      __mmask16 km[8];
-      __m512 a[8];
-      for (int i = 0; i < nv; ++i) {
-        km[i] = first(hd - d - 16 * i);
-        a[i] = _mm512_maskz_loadu_ps(km[i], acc + d + 16 * i);
-      }
-      for (int j = 0; j < nk; ++j) {
-        const __m512 p = _mm512_set1_ps(s[j]);
-        const float* vr = vf + size_t(j) * hd + d;
-        for (int i = 0; i < nv; ++i) a[i] = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(km[i], vr + 16 * i), a[i]);
-      }
-      for (int i = 0; i < nv; ++i) _mm512_mask_storeu_ps(acc + d + 16 * i, km[i], a[i]);
-    }
+    sum_pv<true>(s, nk, acc, vf, hd);
   }
 
   // kernels::vec_dot's AVX-512 F16 arithmetic (FloatTile512 in kernels_avx512.cpp)
   // for all 16 keys: chain c_l fma-sums d ≡ l (mod 16), one lane per key (the
   // masked tail adds nothing to the other chains); then hsum16's tree
   // (c_l + c_{l+8}, then + 4, then [0]+[2], [1]+[3], then their sum) as vector adds.
-  static void qk_f16_dot(const float* qf, int hd, const uint8_t* tile, float* s) {
+  static void qk_f16_dot(const float* qf, int hd, const float* kf, float* s) {
     __m512 c[16];
     for (auto& ci : c) ci = _mm512_setzero_ps();
     int d = 0;
     for (; d + 16 <= hd; d += 16)
       for (int l = 0; l < 16; ++l)
-        c[l] = _mm512_fmadd_ps(load_f16x16(tile + 32 * size_t(d + l)), _mm512_set1_ps(qf[d + l]), c[l]);
+        c[l] = _mm512_fmadd_ps(_mm512_loadu_ps(kf + 16 * size_t(d + l)), _mm512_set1_ps(qf[d + l]), c[l]);
     for (int l = 0; d < hd; ++d, ++l)
-      c[l] = _mm512_fmadd_ps(load_f16x16(tile + 32 * size_t(d)), _mm512_set1_ps(qf[d]), c[l]);
+      c[l] = _mm512_fmadd_ps(_mm512_loadu_ps(kf + 16 * size_t(d)), _mm512_set1_ps(qf[d]), c[l]);
     for (int l = 0; l < 8; ++l) c[l] = _mm512_add_ps(c[l], c[l + 8]);
     for (int l = 0; l < 4; ++l) c[l] = _mm512_add_ps(c[l], c[l + 4]);
     _mm512_storeu_ps(s, _mm512_add_ps(_mm512_add_ps(c[0], c[2]), _mm512_add_ps(c[1], c[3])));
   }
 
-  // acc[d] += p_j · v_j[d] key by key, multiply then add (no fma), 128 columns in registers.
+  // acc[d] += p_j · v_j[d] key by key, multiply then add (no fma), up to 128 columns in registers.
   static void mul_add(const float* p, int nk, float* acc, const float* vf, int hd) {
-    int d = 0;
-    for (; d + 128 <= hd; d += 128) {
-      __m512 a[8];
-      for (int i = 0; i < 8; ++i) a[i] = _mm512_loadu_ps(acc + d + 16 * i);
-      for (int j = 0; j < nk; ++j) {
-        const __m512 pj = _mm512_set1_ps(p[j]);
-        const float* vr = vf + size_t(j) * hd + d;
-        for (int i = 0; i < 8; ++i) a[i] = _mm512_add_ps(a[i], _mm512_mul_ps(pj, _mm512_loadu_ps(vr + 16 * i)));
-      }
-      for (int i = 0; i < 8; ++i) _mm512_storeu_ps(acc + d + 16 * i, a[i]);
+    sum_pv<false>(p, nk, acc, vf, hd);
+  }
+
+  // The F16-V softmax (ScalarOps::softmax_f16's operations, 16 keys per vector).
+  static void softmax_f16(float* p, int n) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 vmx = ninf;
+    for (int j = 0; j < n; j += 16) vmx = _mm512_max_ps(vmx, _mm512_mask_loadu_ps(ninf, first(n - j), p + j));
+    const __m512 mx = _mm512_set1_ps(hmax16(vmx));
+    double sum = 0.0;
+    for (int j = 0; j < n; j += 16) {
+      const __mmask16 k = first(n - j);
+      const __m512 e = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, p + j), mx)));
+      _mm512_mask_storeu_ps(p + j, k, e);
+      sum += double(tree16(e));
     }
-    for (; d < hd; d += 16) {
-      const __mmask16 k = first(hd - d);
-      __m512 a = _mm512_maskz_loadu_ps(k, acc + d);
-      for (int j = 0; j < nk; ++j)
-        a = _mm512_add_ps(a, _mm512_mul_ps(_mm512_set1_ps(p[j]), _mm512_maskz_loadu_ps(k, vf + size_t(j) * hd + d)));
-      _mm512_mask_storeu_ps(acc + d, k, a);
+    const __m512 inv = _mm512_set1_ps(float(1.0 / sum));
+    for (int j = 0; j < n; j += 16) {
+      const __mmask16 k = first(n - j);
+      const __m256i h = _mm512_cvtps_ph(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + j), inv),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      _mm512_mask_storeu_ps(p + j, k, _mm512_cvtph_ps(h));
     }
   }
 

@@ -72,14 +72,13 @@ struct NeonOps : ScalarOps {
   // FloatTile<LdF16>'s vec_dot for each key: element d feeds chain d % 16
   // (lane d % 4 of accumulator d / 4 % 4), a zero-padded last step adds +0 to
   // the chains past hd, then lanes (c_l + c_4+l) + (c_8+l + c_12+l) and hsum4.
-  static void qk_f16_dot(const float* qf, int hd, const uint8_t* tile, float* s) {
-    const auto* h = reinterpret_cast<const uint16_t*>(tile);
+  static void qk_f16_dot(const float* qf, int hd, const float* kf, float* s) {
     float32x4_t c[16][4];  // [chain][keys 4g..4g+3]
     for (auto& ci : c)
       for (auto& v : ci) v = vdupq_n_f32(0.0f);
     int d = 0;
     for (; d < hd; ++d)
-      for (int g = 0; g < 4; ++g) c[d % 16][g] = vfmaq_n_f32(c[d % 16][g], load_h4(h + d * kKeyTile + 4 * g), qf[d]);
+      for (int g = 0; g < 4; ++g) c[d % 16][g] = vfmaq_n_f32(c[d % 16][g], vld1q_f32(kf + d * kKeyTile + 4 * g), qf[d]);
     for (; d % 16 != 0; ++d)
       for (int g = 0; g < 4; ++g) c[d % 16][g] = vaddq_f32(c[d % 16][g], vdupq_n_f32(0.0f));
     for (int g = 0; g < 4; ++g) {
