@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -14,6 +15,8 @@
 namespace qinfer {
 
 namespace {
+
+constexpr int64_t kGroupsPerSlice = 64;  // 1024 rows of Q4_0: 1.1 MiB at TinyLlama's 2048 columns
 
 // Drops the whole pages of [p, p + n) from this process's memory. For a
 // read-only private file mapping (never written) this only unmaps the page
@@ -30,6 +33,13 @@ void drop_pages(const uint8_t* p, size_t n) {
 bool repack_allowed_by_env() {
   const char* env = std::getenv("QINFER_NO_REPACK");
   return !env || !*env || std::strcmp(env, "0") == 0;
+}
+
+uint64_t repack_slice_bytes(TypeId type, int64_t n, int64_t rows) {
+  const kernels::PackedFormat* f = kernels::packed_format(type);
+  if (!f) return 0;
+  const int64_t slice = std::min<int64_t>(rows, int64_t(f->rows_per_group) * (kGroupsPerSlice + 1));
+  return uint64_t(slice) * row_size(type, n);
 }
 
 bool repacks(TypeId type, int64_t n, int64_t rows) {
@@ -53,14 +63,23 @@ RepackSummary repack_weights(Model& m) {
     const size_t bytes = f.bytes(t.ne[0], t.rows());
     std::vector<uint8_t>& buf = m.owned_bytes.emplace_back(bytes + 63);
     uint8_t* dst = buf.data() + (64 - uintptr_t(buf.data()) % 64) % 64;
-    f.pack(t.ne[0], t.rows(), t.data, t.row_bytes(), dst);
+    // A slice of whole groups at a time, each slice's file pages dropped as
+    // soon as it is packed: the file's copy and the packed one overlap by one
+    // slice, not by a whole tensor (the 36 MiB classifier of TinyLlama).
+    const int64_t rows = t.rows(), n = t.ne[0];
+    const int64_t slice = int64_t(f.rows_per_group) * kGroupsPerSlice;
+    for (int64_t r = 0; r < rows; r += slice) {
+      const int64_t m = rows - r <= slice + f.rows_per_group - 1 ? rows - r : slice;  // the last slice takes the tail
+      f.pack(n, m, t.data + size_t(r) * t.row_bytes(), t.row_bytes(), dst + f.bytes(n, r));
+      drop_pages(t.data + size_t(r) * t.row_bytes(), size_t(m) * t.row_bytes());
+      if (m != slice) break;
+    }
     t.packed = dst;
-    drop_pages(t.data, t.nbytes);
     done.push_back(&t);
     ++s.tensors;
     s.bytes += bytes;
     s.file_bytes += t.nbytes;
-    if (t.nbytes > s.largest_file_bytes) s.largest_file_bytes = t.nbytes;
+    s.largest_slice_bytes = std::max<uint64_t>(s.largest_slice_bytes, repack_slice_bytes(t.type, t.ne[0], t.rows()));
   }
   // Reading a tensor's first pages maps cached neighbours (fault-around),
   // some of them an earlier tensor's: drop them all once more.

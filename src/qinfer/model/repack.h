@@ -17,7 +17,7 @@ struct RepackSummary {
   int tensors = 0;          // repacked
   uint64_t bytes = 0;       // their packed bytes (resident instead of the file's)
   uint64_t file_bytes = 0;  // their bytes in the file
-  uint64_t largest_file_bytes = 0;  // the largest one's: resident twice while it is packed
+  uint64_t largest_slice_bytes = 0;  // the file's pages resident beside the packed copy at most
 };
 
 // False when QINFER_NO_REPACK is set to anything but "" or "0".
@@ -27,6 +27,10 @@ bool repack_allowed_by_env();
 // load on this machine's active kernel path: the one predicate the loader
 // and the memory plan share.
 bool repacks(TypeId type, int64_t n, int64_t rows);
+
+// The most file bytes of such a tensor resident beside its packed copy while
+// it is packed (a slice of rows; the plan's transient).
+uint64_t repack_slice_bytes(TypeId type, int64_t n, int64_t rows);
 
 // Repacks the layer matrices and an untied classifier that repacks() selects
 // and whose bytes are in the model's file mapping (not converted at load).

@@ -57,7 +57,7 @@ struct Fixed {
   uint64_t embd_row_bytes = 0;
   uint64_t metadata = 0;
   uint64_t repack_extra = 0;      // packed bytes beyond the file's, of the tensors repacked at load
-  uint64_t repack_transient = 0;  // the largest repacked tensor: file pages and packed copy both resident
+  uint64_t repack_transient = 0;  // file pages resident beside the packed copies while packing (a slice)
 };
 
 // What the runtime allocates for the request: a Context for one sequence (run,
@@ -138,7 +138,7 @@ MemoryPlan make_plan(const GgufFile& f, const PlanRequest& request) {
     if (request.repack && t.n_dims == 2 && t.name != "token_embd.weight" && repacks(t.type, t.ne[0], t.ne[1])) {
       const uint64_t packed = kernels::packed_format(t.type)->bytes(t.ne[0], t.ne[1]);
       fx.repack_extra += packed > t.nbytes ? packed - t.nbytes : 0;
-      fx.repack_transient = std::max<uint64_t>(fx.repack_transient, t.nbytes);
+      fx.repack_transient = std::max<uint64_t>(fx.repack_transient, repack_slice_bytes(t.type, t.ne[0], t.ne[1]));
       p_repacked += packed;
     }
   }
@@ -260,7 +260,7 @@ std::string plan_text(const MemoryPlan& p) {
   if (p.repacked_bytes > 0)
     line("  repacked at load", p.repacked_bytes,
          "for the kernels, in place of the file's pages (+" + format_bytes(double(p.repack_transient_bytes)) +
-             " while the largest is packed; --no-repack: none)");
+             " while packing; --no-repack: none)");
   line("KV cache", p.kv_bytes,
        std::to_string(p.kv_blocks) + " blocks of " + format_bytes(double(p.kv_block_bytes)) + ", " +
            std::to_string(p.kv_bytes_per_token) + " B/token");

@@ -60,7 +60,7 @@ struct MemoryPlan {
   uint64_t resident_weight_bytes = 0;  // what a run touches of it
   uint64_t metadata_bytes = 0;   // header pages, parsed metadata, tokenizer
   uint64_t repacked_bytes = 0;   // weights repacked at load (resident in place of the file's pages)
-  uint64_t repack_transient_bytes = 0;  // the largest of them, resident twice while it is repacked
+  uint64_t repack_transient_bytes = 0;  // file pages resident beside the packed copy while packing (a slice)
   uint64_t kv_bytes_per_token = 0;
   uint64_t kv_block_bytes = 0;   // one block of the pool, every layer
   int kv_blocks = 0;             // blocks in the pool
