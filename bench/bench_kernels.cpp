@@ -13,6 +13,7 @@
 
 #include "qinfer/kernels/kernel_types.h"
 #include "qinfer/kernels/kernels.h"
+#include "qinfer/kernels/packed.h"
 #include "qinfer/quant/type_registry.h"
 
 using namespace qinfer;
@@ -99,6 +100,29 @@ void bm_matmul_dram(benchmark::State& st, TypeId t, Isa isa, int64_t n, int64_t 
   st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(d.ws) * rows);
 }
 
+// The same two benchmarks over the weights repacked as the loader does
+// (kernels/packed.h): `packed` beside `matmul_rows` / `matmul_dram`.
+void bm_matmul_packed(benchmark::State& st, TypeId t, Isa isa, int64_t n, int64_t n_tok, bool dram) {
+  if (!pin(st, isa)) return;
+  if (!kernels::has_packed_matmul(t)) {
+    st.SkipWithError("no packed kernel for this type on this ISA");
+    return;
+  }
+  const int64_t rows = dram ? (int64_t(64) << 20) / int64_t(row_size(t, n)) / 16 * 16 : 256;
+  Data d(t, n, rows, n_tok);
+  const kernels::PackedFormat& f = *kernels::packed_format(t);
+  std::vector<uint8_t> buf(f.bytes(n, rows) + 64);
+  uint8_t* P = buf.data() + (64 - uintptr_t(buf.data()) % 64) % 64;
+  f.pack(n, rows, d.W.data(), d.ws, P);
+  d.W = {};  // only the packed copy is read
+  std::vector<float> Y(static_cast<size_t>(rows * n_tok));
+  for (auto _ : st) {
+    kernels::matmul_packed(t, n, P, rows, 0, rows, d.X.data(), d.xs, n_tok, Y.data(), rows);
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(d.ws) * rows);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,13 +131,22 @@ int main(int argc, char** argv) {
       for (int64_t n : {2048, 5632}) {
         const std::string tag = std::string(type_info(t).name) + "/" + kernels::isa_name(isa) + "/n=" + std::to_string(n);
         benchmark::RegisterBenchmark(("vec_dot/" + tag).c_str(), bm_vec_dot, t, isa, n);
+        const bool packs = kernels::packed_format(t) != nullptr;
         if (n == 2048)
-          for (int64_t n_tok : {1, 2, 4, 8, 16})
+          for (int64_t n_tok : {1, 2, 4, 8, 16}) {
             benchmark::RegisterBenchmark(("matmul_dram/" + tag + "/tok=" + std::to_string(n_tok)).c_str(),
                                          bm_matmul_dram, t, isa, n, n_tok);
-        for (int64_t n_tok : {1, 4, 16, 64})
+            if (packs)
+              benchmark::RegisterBenchmark(("matmul_dram_packed/" + tag + "/tok=" + std::to_string(n_tok)).c_str(),
+                                           bm_matmul_packed, t, isa, n, n_tok, true);
+          }
+        for (int64_t n_tok : {1, 4, 16, 64}) {
           benchmark::RegisterBenchmark(("matmul_rows/" + tag + "/tok=" + std::to_string(n_tok)).c_str(), bm_matmul, t,
                                        isa, n, n_tok);
+          if (packs)
+            benchmark::RegisterBenchmark(("matmul_packed/" + tag + "/tok=" + std::to_string(n_tok)).c_str(),
+                                         bm_matmul_packed, t, isa, n, n_tok, false);
+        }
       }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

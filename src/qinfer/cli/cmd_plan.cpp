@@ -31,6 +31,7 @@ void plan_cmd(const PlanArgs& a) {
   r.n_parallel = a.n_parallel;
   r.n_batch = a.n_batch;
   r.n_threads = a.model.threads;
+  r.repack = !a.model.no_repack;
   apply_kv_args(a.kv, r);
   r.memory_budget = memory_budget_bytes(a.placement);
   const MemoryPlan p = make_plan(r);

@@ -49,6 +49,9 @@ void add_model_args(CLI::App& cmd, ModelArgs& args, bool positional) {
                  "model file (GGUF or llama2.c .bin); default: stories260K");
   cmd.add_option("--tokenizer", args.tokenizer, "tokenizer.bin for llama2.c checkpoints");
   add_threads_option(cmd, args.threads);
+  cmd.add_flag("--no-repack", args.no_repack,
+               "keep the weights in the file's layout instead of repacking them for the kernels at load "
+               "(also QINFER_NO_REPACK=1)");
 }
 
 namespace {
@@ -138,6 +141,7 @@ std::unique_ptr<Model> load_model_from_args(const ModelArgs& args) {
   LoadOptions opt;
   opt.tokenizer_path = args.tokenizer;
   opt.load_in = parse_load_in(args.load_in);
+  opt.repack = !args.no_repack;
   auto m = load_model(model_path_from_args(args), opt);
   if (opt.load_in != LoadIn::None) {
     const LoadInSummary& s = m->load_in;

@@ -14,6 +14,7 @@ struct ModelArgs {
   std::string tokenizer;
   int threads = 0;
   std::string load_in;  // --load-in 4bit|8bit (commands that add it)
+  bool no_repack = false;  // --no-repack: run on the file's rows as they are
 };
 
 void add_model_args(CLI::App& cmd, ModelArgs& args, bool positional = false);

@@ -83,6 +83,11 @@ class GgufFile {
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* find_tensor(std::string_view name) const;
   const uint8_t* tensor_data(const GgufTensorInfo& t) const { return base_ + data_offset_ + t.offset; }
+  // Whether [p, p + n) lies in the file's mapping (tensor data not converted at load).
+  bool maps(const void* p, size_t n) const {
+    const auto* b = static_cast<const uint8_t*>(p);
+    return map_ && base_ && b >= base_ && n <= size_ && size_t(b - base_) <= size_ - n;
+  }
 
  private:
   GgufFile() = default;

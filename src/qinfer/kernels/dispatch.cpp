@@ -13,6 +13,7 @@
 #include "qinfer/kernels/kernel_types.h"
 #include "qinfer/kernels/kernels_bnb.h"
 #include "qinfer/kernels/kernels.h"
+#include "qinfer/kernels/packed.h"
 #include "qinfer/quant/type_registry.h"
 
 namespace qinfer::kernels {
@@ -222,6 +223,22 @@ void matmul_rows(TypeId wtype, int64_t n, const void* W, size_t w_stride, int64_
   if (!f) no_kernel("matmul", wtype);
   if (r1 <= r0 || n_tok <= 0) return;
   f(n, W, w_stride, r0, r1, X, x_stride, n_tok, Y, ldy);
+}
+
+bool has_packed_matmul(TypeId type) {
+  const uint32_t slot = type_slot(type);
+  return slot != kNoSlot && table().matmul_packed[slot] != nullptr && packed_format(type) != nullptr;
+}
+
+void matmul_packed(TypeId wtype, int64_t n, const void* P, int64_t rows, int64_t r0, int64_t r1, const void* X,
+                   size_t x_stride, int64_t n_tok, float* Y, int64_t ldy) {
+  const uint32_t slot = type_slot(wtype);
+  PackedMatmulFn f = slot != kNoSlot ? table().matmul_packed[slot] : nullptr;
+  if (!f) no_kernel("packed matmul", wtype);
+  if (r0 < 0 || r1 > rows) throw Error("packed matmul: rows [" + std::to_string(r0) + ", " + std::to_string(r1) +
+                                       ") outside the matrix's " + std::to_string(rows));
+  if (r1 <= r0 || n_tok <= 0) return;
+  f(n, P, rows, r0, r1, X, x_stride, n_tok, Y, ldy);
 }
 
 void attention(const KvHeadView& kv, const AttentionRows& rows, void* scratch, size_t scratch_bytes) {

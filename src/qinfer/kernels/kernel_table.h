@@ -16,6 +16,9 @@ using MatmulFn = void (*)(int64_t n, const void* W, size_t w_stride, int64_t r0,
                           size_t x_stride, int64_t n_tok, float* Y, int64_t ldy);
 using ConvertFn = void (*)(const float* src, void* dst, int64_t n);
 using AttentionFn = void (*)(const KvHeadView& kv, const AttentionRows& rows, void* scratch, size_t scratch_bytes);
+// Over weights in the type's packed layout (packed.h): P holds all `rows` rows.
+using PackedMatmulFn = void (*)(int64_t n, const void* P, int64_t rows, int64_t r0, int64_t r1, const void* X,
+                                size_t x_stride, int64_t n_tok, float* Y, int64_t ldy);
 
 // Indexed by type_slot(id): ggml ids index themselves, qinfer-only ids follow.
 struct KernelTable {
@@ -23,6 +26,7 @@ struct KernelTable {
   MatmulFn matmul[kTypeSlots] = {};     // indexed by the weight type
   ConvertFn convert[kTypeSlots] = {};   // indexed by the activation (vec_dot) type
   AttentionFn attention = nullptr;      // every K/V cache type pair
+  PackedMatmulFn matmul_packed[kTypeSlots] = {};  // by weight type; only where packing pays
 };
 
 void fill_table_generic(KernelTable& t);

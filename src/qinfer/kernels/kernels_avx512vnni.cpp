@@ -5,6 +5,7 @@
 // into two 256-bit halves, so 256-bit VNNI loses nothing there.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <type_traits>
 
 #include "qinfer/kernels/kernel_table.h"
+#include "qinfer/kernels/packed_q4_0x16.h"
 #include "qinfer/quant/iq4_nl.h"
 #include "qinfer/quant/q2_k.h"
 #include "qinfer/quant/q3_k.h"
@@ -594,6 +596,8 @@ void matmul_lanes_auto(int64_t n, const void* W, size_t ws, int64_t r0, int64_t 
     matmul_batch<D>(n, W, ws, r0, r1, X, xs, n_tok, Y, ldy);
 }
 
+#include "qinfer/kernels/lanes_q4_0x16.inc"
+
 // Prefill with vec_dot's own summation order (bit-for-bit as the 1×8 path):
 // QuantTile R×C register tiles, cache-blocked as matmul_lanes_packed.
 template <class D, int R, int C>
@@ -639,6 +643,7 @@ void set(KernelTable& t, TypeId id) {
 void fill_table_avx512vnni(KernelTable& t) {
   set<QuantTile<DecQ4_0>>(t, TypeId::Q4_0);
   t.matmul[uint32_t(TypeId::Q4_0)] = matmul_lanes_auto<DecQ4_0>;
+  t.matmul_packed[uint32_t(TypeId::Q4_0)] = matmul_q4_0x16;
   set<QuantTile<DecQ4_1>>(t, TypeId::Q4_1);
   set<QuantTile<DecQ5_0>>(t, TypeId::Q5_0);
   set<QuantTile<DecQ5_1>>(t, TypeId::Q5_1);

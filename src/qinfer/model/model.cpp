@@ -203,6 +203,7 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
   std::unique_ptr<Model> m =
       sniff_format(path) == FileFormat::kGguf ? load_gguf_model(path) : load_llama2c_model(path, options);
   if (options.load_in != LoadIn::None) quantize_on_load(*m, options.load_in);
+  if (options.repack) m->repack = repack_weights(*m);
   return m;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "qinfer/model/config.h"
+#include "qinfer/model/repack.h"
 #include "qinfer/model/tensor.h"
 #include "qinfer/tokenizer/tokenizer.h"
 
@@ -37,6 +38,7 @@ enum class LoadIn { None, Nf4, Int8 };
 struct LoadOptions {
   std::string tokenizer_path;  // llama2.c checkpoints: tokenizer.bin
   LoadIn load_in = LoadIn::None;
+  bool repack = true;  // repack weights for the kernels (model/repack.h); QINFER_NO_REPACK=1 also turns it off
 };
 
 struct LoadInSummary {
@@ -71,6 +73,7 @@ class Model {
   std::vector<std::vector<float>> owned;  // tensors converted at load (e.g. norms to F32)
   std::vector<std::vector<uint8_t>> owned_bytes;  // quantized at load (--load-in) or expanded (double quant)
   LoadInSummary load_in;
+  RepackSummary repack;
 };
 
 // "4bit" → Nf4, "8bit" → Int8, "" / "none" → None; InputError otherwise.

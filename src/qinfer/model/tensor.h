@@ -15,6 +15,9 @@ struct Tensor {
   int n_dims = 1;
   const uint8_t* data = nullptr;
   size_t nbytes = 0;
+  // The rows in the type's packed layout (kernels/packed.h), made at load
+  // (model/repack.h); the matmul reads these instead of `data` when set.
+  const uint8_t* packed = nullptr;
 
   int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
   int64_t rows() const { return ne[1] * ne[2] * ne[3]; }

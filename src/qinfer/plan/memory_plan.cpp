@@ -10,8 +10,10 @@
 #include "qinfer/core/error.h"
 #include "qinfer/core/format.h"
 #include "qinfer/formats/gguf.h"
+#include "qinfer/kernels/packed.h"
 #include "qinfer/model/file_types.h"
 #include "qinfer/model/gguf_hparams.h"
+#include "qinfer/model/repack.h"
 #include "qinfer/quant/type_registry.h"
 #include "qinfer/quantize/quantize_model.h"
 #include "qinfer/runtime/context.h"
@@ -54,6 +56,8 @@ struct Fixed {
   uint64_t embd_bytes = 0;     // an untied token embedding (0 when tied: fully read as the classifier)
   uint64_t embd_row_bytes = 0;
   uint64_t metadata = 0;
+  uint64_t repack_extra = 0;      // packed bytes beyond the file's, of the tensors repacked at load
+  uint64_t repack_transient = 0;  // file pages resident beside the packed copies while packing (a slice)
 };
 
 // What the runtime allocates for the request: a Context for one sequence (run,
@@ -99,8 +103,11 @@ void fill_dynamic(const Fixed& fx, MemoryPlan& p) {
   p.resident_weight_bytes = fx.weight_bytes - fx.embd_bytes + embd_resident;
   p.metadata_bytes = fx.metadata;
   p.overhead_bytes = kProcessOverheadBytes;
-  p.predicted_peak_bytes =
-      p.resident_weight_bytes + p.metadata_bytes + p.kv_bytes + p.buffer_bytes + p.overhead_bytes;
+  p.resident_weight_bytes += fx.repack_extra;
+  p.repack_transient_bytes = fx.repack_transient;
+  // Loading peaks while a tensor is repacked, before the cache and buffers exist.
+  const uint64_t fixed = p.resident_weight_bytes + p.metadata_bytes + p.overhead_bytes;
+  p.predicted_peak_bytes = std::max(fixed + p.kv_bytes + p.buffer_bytes, fixed + fx.repack_transient);
   p.fits = p.predicted_peak_bytes <= p.available_bytes;
 }
 
@@ -119,6 +126,7 @@ MemoryPlan make_plan(const GgufFile& f, const PlanRequest& request) {
   fx.metadata = metadata_bytes(f);
   std::map<TypeId, TypeBytes> by_type;
   bool tied = true;
+  uint64_t p_repacked = 0;
   for (const GgufTensorInfo& t : f.tensors()) {
     TypeBytes& tb = by_type[t.type];
     tb.type = type_info(t.type).name;
@@ -126,6 +134,13 @@ MemoryPlan make_plan(const GgufFile& f, const PlanRequest& request) {
     ++tb.n_tensors;
     fx.weight_bytes += t.nbytes;
     if (t.name == "output.weight") tied = false;
+    // As model/repack.cpp: the weight matrices, not the token embedding.
+    if (request.repack && t.n_dims == 2 && t.name != "token_embd.weight" && repacks(t.type, t.ne[0], t.ne[1])) {
+      const uint64_t packed = kernels::packed_format(t.type)->bytes(t.ne[0], t.ne[1]);
+      fx.repack_extra += packed > t.nbytes ? packed - t.nbytes : 0;
+      fx.repack_transient = std::max<uint64_t>(fx.repack_transient, repack_slice_bytes(t.type, t.ne[0], t.ne[1]));
+      p_repacked += packed;
+    }
   }
   if (const GgufTensorInfo* e = f.find_tensor("token_embd.weight"); e && !tied) {
     fx.embd_bytes = e->nbytes;
@@ -140,6 +155,7 @@ MemoryPlan make_plan(const GgufFile& f, const PlanRequest& request) {
   std::sort(p.weights_by_type.begin(), p.weights_by_type.end(),
             [](const TypeBytes& a, const TypeBytes& b) { return a.bytes > b.bytes; });
   p.weight_bytes = fx.weight_bytes;
+  p.repacked_bytes = p_repacked;
   if (request.memory_budget >= 0) {
     p.available_bytes = uint64_t(request.memory_budget);
     p.available_from = "--memory-budget";
@@ -174,6 +190,8 @@ MemoryPlan make_plan(const GgufFile& f, const PlanRequest& request) {
     q.weight_bytes = bytes;
     q.embd_bytes = uint64_t(double(fx.embd_bytes) * double(bytes) / double(fx.weight_bytes));
     q.embd_row_bytes = uint64_t(double(fx.embd_row_bytes) * double(bytes) / double(fx.weight_bytes));
+    q.repack_extra = 0;
+    q.repack_transient = uint64_t(double(fx.repack_transient) * double(bytes) / double(fx.weight_bytes));
     MemoryPlan alt = p;
     fill_dynamic(q, alt);
     if (alt.fits && (!p.fitting_type || bytes > p.fitting_type->weight_bytes))
@@ -239,6 +257,10 @@ std::string plan_text(const MemoryPlan& p) {
   s += "memory:\n";
   line("weights (resident)", p.resident_weight_bytes,
        p.resident_weight_bytes < p.weight_bytes ? "of " + format_bytes(double(p.weight_bytes)) + " (untouched embedding rows stay on disk)" : "");
+  if (p.repacked_bytes > 0)
+    line("  repacked at load", p.repacked_bytes,
+         "for the kernels, in place of the file's pages (+" + format_bytes(double(p.repack_transient_bytes)) +
+             " while packing; --no-repack: none)");
   line("KV cache", p.kv_bytes,
        std::to_string(p.kv_blocks) + " blocks of " + format_bytes(double(p.kv_block_bytes)) + ", " +
            std::to_string(p.kv_bytes_per_token) + " B/token");
@@ -271,6 +293,8 @@ std::string plan_json(const MemoryPlan& p) {
   j["weights_by_type"] = types;
   j["weight_bytes"] = p.weight_bytes;
   j["resident_weight_bytes"] = p.resident_weight_bytes;
+  j["repacked_bytes"] = p.repacked_bytes;
+  j["repack_transient_bytes"] = p.repack_transient_bytes;
   j["kv_bytes_per_token"] = p.kv_bytes_per_token;
   j["kv_bytes"] = p.kv_bytes;
   j["buffer_bytes"] = p.buffer_bytes;

@@ -36,6 +36,7 @@ struct PlanRequest {
   int logits_rows = 1;      // most logits rows one pass keeps (a perplexity chunk: n_ctx)
   DeviceChoice device;      // where it runs (memory compared: RAM for the CPU)
   int64_t memory_budget = -1;  // bytes; replaces the available memory when >= 0
+  bool repack = true;       // the load repacks weights (model/repack.h; off: --no-repack or QINFER_NO_REPACK)
 };
 
 struct TypeBytes {
@@ -58,6 +59,8 @@ struct MemoryPlan {
   uint64_t weight_bytes = 0;     // all tensor data
   uint64_t resident_weight_bytes = 0;  // what a run touches of it
   uint64_t metadata_bytes = 0;   // header pages, parsed metadata, tokenizer
+  uint64_t repacked_bytes = 0;   // weights repacked at load (resident in place of the file's pages)
+  uint64_t repack_transient_bytes = 0;  // file pages resident beside the packed copy while packing (a slice)
   uint64_t kv_bytes_per_token = 0;
   uint64_t kv_block_bytes = 0;   // one block of the pool, every layer
   int kv_blocks = 0;             // blocks in the pool

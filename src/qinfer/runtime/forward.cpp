@@ -6,6 +6,7 @@
 #include "qinfer/core/error.h"
 #include "qinfer/core/threads.h"
 #include "qinfer/kernels/kernels.h"
+#include "qinfer/kernels/packed.h"
 
 namespace qinfer {
 
@@ -131,6 +132,14 @@ void Forward::matmul(const Tensor& w, const float* x, int n_tok, float* y, bool 
     converted_n_ = 0;
   }
   const size_t w_stride = w.row_bytes();
+  // Repacked weights (model/repack.h) unless the ISA in use has no kernel for
+  // them (a test pinned another path): then the file's rows, the same values.
+  if (w.packed && kernels::has_packed_matmul(w.type)) {
+    pool_.parallel_chunks(rows, row_chunk(rows, n_tok, pool_.size()), [&](int64_t r0, int64_t r1) {
+      kernels::matmul_packed(w.type, n, w.packed, rows, r0, r1, xq, x_stride, n_tok, y, rows);
+    });
+    return;
+  }
   pool_.parallel_chunks(rows, row_chunk(rows, n_tok, pool_.size()), [&](int64_t r0, int64_t r1) {
     kernels::matmul_rows(w.type, n, w.data, w_stride, r0, r1, xq, x_stride, n_tok, y, rows);
   });

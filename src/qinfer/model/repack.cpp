@@ -1,0 +1,90 @@
+#include "qinfer/model/repack.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "qinfer/formats/gguf.h"
+#include "qinfer/kernels/packed.h"
+#include "qinfer/model/model.h"
+
+namespace qinfer {
+
+namespace {
+
+constexpr int64_t kGroupsPerSlice = 64;  // 1024 rows of Q4_0: 1.1 MiB at TinyLlama's 2048 columns
+
+// Drops the whole pages of [p, p + n) from this process's memory. For a
+// read-only private file mapping (never written) this only unmaps the page
+// cache's pages; a later read faults them back in from the file.
+void drop_pages(const uint8_t* p, size_t n) {
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t a = (uintptr_t(p) + page - 1) / page * page;
+  const uintptr_t b = (uintptr_t(p) + n) / page * page;
+  if (b > a) madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
+}
+
+}  // namespace
+
+bool repack_allowed_by_env() {
+  const char* env = std::getenv("QINFER_NO_REPACK");
+  return !env || !*env || std::strcmp(env, "0") == 0;
+}
+
+uint64_t repack_slice_bytes(TypeId type, int64_t n, int64_t rows) {
+  const kernels::PackedFormat* f = kernels::packed_format(type);
+  if (!f) return 0;
+  const int64_t slice = std::min<int64_t>(rows, int64_t(f->rows_per_group) * (kGroupsPerSlice + 1));
+  return uint64_t(slice) * row_size(type, n);
+}
+
+bool repacks(TypeId type, int64_t n, int64_t rows) {
+  const kernels::PackedFormat* f = kernels::packed_format(type);
+  return f && kernels::has_packed_matmul(type) && rows >= f->rows_per_group && n > 0 && repack_allowed_by_env();
+}
+
+RepackSummary repack_weights(Model& m) {
+  RepackSummary s;
+  if (!m.gguf) return s;
+  std::vector<const Tensor*> targets;
+  for (const LayerWeights& L : m.layers)
+    for (const Tensor* t : {L.wq, L.wk, L.wv, L.wo, L.ffn_gate, L.ffn_up, L.ffn_down}) targets.push_back(t);
+  // A classifier shared with the embedding stays: the embedding's lookups read the file's rows.
+  if (m.output && m.output != m.tok_embd) targets.push_back(m.output);
+  std::vector<const Tensor*> done;
+  for (const Tensor* ct : targets) {
+    if (!ct || ct->packed || !repacks(ct->type, ct->ne[0], ct->rows()) || !m.gguf->maps(ct->data, ct->nbytes)) continue;
+    Tensor& t = const_cast<Tensor&>(*ct);
+    const kernels::PackedFormat& f = *kernels::packed_format(t.type);
+    const size_t bytes = f.bytes(t.ne[0], t.rows());
+    std::vector<uint8_t>& buf = m.owned_bytes.emplace_back(bytes + 63);
+    uint8_t* dst = buf.data() + (64 - uintptr_t(buf.data()) % 64) % 64;
+    // A slice of whole groups at a time, each slice's file pages dropped as
+    // soon as it is packed: the file's copy and the packed one overlap by one
+    // slice, not by a whole tensor (the 36 MiB classifier of TinyLlama).
+    const int64_t rows = t.rows(), n = t.ne[0];
+    const int64_t slice = int64_t(f.rows_per_group) * kGroupsPerSlice;
+    for (int64_t r = 0; r < rows; r += slice) {
+      const int64_t m = rows - r <= slice + f.rows_per_group - 1 ? rows - r : slice;  // the last slice takes the tail
+      f.pack(n, m, t.data + size_t(r) * t.row_bytes(), t.row_bytes(), dst + f.bytes(n, r));
+      drop_pages(t.data + size_t(r) * t.row_bytes(), size_t(m) * t.row_bytes());
+      if (m != slice) break;
+    }
+    t.packed = dst;
+    done.push_back(&t);
+    ++s.tensors;
+    s.bytes += bytes;
+    s.file_bytes += t.nbytes;
+    s.largest_slice_bytes = std::max<uint64_t>(s.largest_slice_bytes, repack_slice_bytes(t.type, t.ne[0], t.rows()));
+  }
+  // Reading a tensor's first pages maps cached neighbours (fault-around),
+  // some of them an earlier tensor's: drop them all once more.
+  for (const Tensor* t : done) drop_pages(t->data, t->nbytes);
+  return s;
+}
+
+}  // namespace qinfer

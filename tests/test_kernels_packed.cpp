@@ -1,0 +1,221 @@
+// Packed weight layouts (kernels/packed.h) and repacking at load
+// (model/repack.h): the packed matmul gives bitwise what matmul_rows gives on
+// the file's rows (on the path that has it), its scalar reference agrees
+// with both, for every row range, token count and shape tail; and a model
+// repacked at load computes the same logits as one that is not.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "cli_runner.h"
+#include "qinfer/core/error.h"
+#include "qinfer/core/fp16.h"
+#include "qinfer/kernels/kernel_table.h"
+#include "qinfer/kernels/kernels.h"
+#include "qinfer/kernels/packed.h"
+#include "qinfer/kernels/packed_q4_0x16.h"
+#include "qinfer/quant/q8_0.h"
+#include "qinfer/model/model.h"
+#include "qinfer/model/repack.h"
+#include "qinfer/runtime/context.h"
+#include "test_util.h"
+
+using namespace qinfer;
+using kernels::Isa;
+namespace q4_0x16 = kernels::q4_0x16;
+
+namespace {
+
+struct Operands {
+  int64_t n = 0, rows = 0, n_tok = 0;
+  size_t ws = 0, xs = 0;
+  std::vector<uint8_t> W, X;
+  std::vector<uint8_t> packed;  // 64-byte aligned inside
+  const uint8_t* P = nullptr;
+};
+
+// Random Q4_0 rows (every 7th row an outlier row, every 11th all zero: scale
+// 0) and Q8_0 activations; the rows then packed.
+Operands make(int64_t n, int64_t rows, int64_t n_tok, uint32_t seed) {
+  Operands o;
+  o.n = n;
+  o.rows = rows;
+  o.n_tok = n_tok;
+  o.ws = row_size(TypeId::Q4_0, n);
+  o.xs = row_size(TypeId::Q8_0, n);
+  o.W.resize(o.ws * size_t(rows));
+  o.X.resize(o.xs * size_t(n_tok));
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& f : v) f = r % 11 == 10 ? 0.0f : g(rng) * (r % 7 == 3 ? 40.0f : 1.0f);
+    type_info(TypeId::Q4_0).from_float(v.data(), o.W.data() + size_t(r) * o.ws, n);
+  }
+  for (int64_t t = 0; t < n_tok; ++t) {
+    for (float& f : v) f = g(rng);
+    kernels::convert_activations(TypeId::Q8_0, v.data(), o.X.data() + size_t(t) * o.xs, n);
+  }
+  const kernels::PackedFormat& f = *kernels::packed_format(TypeId::Q4_0);
+  o.packed.assign(f.bytes(n, rows) + 64, 0xAB);
+  uint8_t* dst = o.packed.data() + (64 - uintptr_t(o.packed.data()) % 64) % 64;
+  f.pack(n, rows, o.W.data(), o.ws, dst);
+  o.P = dst;
+  return o;
+}
+
+std::vector<float> run_reference(const Operands& o, int64_t r0, int64_t r1, int64_t ldy) {
+  std::vector<float> y(size_t(ldy * o.n_tok), -777.0f);
+  kernels::packed_format(TypeId::Q4_0)
+      ->matmul_reference(o.n, o.P, o.rows, r0, r1, o.X.data(), o.xs, o.n_tok, y.data(), ldy);
+  return y;
+}
+
+// The shapes: whole groups, a tail of plain rows (< 16 and >= 8), odd block
+// counts (the group padding), one block, more blocks than the decode path's
+// scratch holds (its prefill fallback).
+struct Shape {
+  int64_t n, rows;
+};
+const Shape kShapes[] = {{32, 16}, {64, 37}, {96, 17}, {256, 48}, {160, 29}, {2048, 64}, {32 * 1025, 16}};
+const int64_t kTokens[] = {1, 2, 5, 8, 9, 16, 17, 25};
+
+bool packed_path() { return kernels::has_packed_matmul(TypeId::Q4_0); }
+
+}  // namespace
+
+TEST(PackedQ4_0x16, SizeIsTheFileRowsPlusGroupPadding) {
+  EXPECT_EQ(q4_0x16::bytes(2048, 256), row_size(TypeId::Q4_0, 2048) * 256);      // even block count: no padding
+  EXPECT_EQ(q4_0x16::bytes(5632, 2048), row_size(TypeId::Q4_0, 5632) * 2048);
+  EXPECT_EQ(q4_0x16::group_bytes(96), 896u);  // 3 blocks × 288 = 864, padded to 64
+  EXPECT_EQ(q4_0x16::bytes(96, 37), 2 * 896u + 5 * 54u);
+}
+
+// The layout as packed_q4_0x16.h describes it, byte for byte.
+TEST(PackedQ4_0x16, LayoutIsAsDocumented) {
+  const Operands o = make(96, 37, 1, 7);
+  const int64_t nb = 3;
+  for (int64_t r = 0; r < 32; ++r) {
+    const auto* row = reinterpret_cast<const BlockQ4_0*>(o.W.data() + size_t(r) * o.ws);
+    const uint8_t* grp = q4_0x16::group(o.P, o.n, r / 16);
+    const int j = int(r % 16);
+    for (int64_t ib = 0; ib < nb; ++ib) {
+      for (int b = 0; b < 16; ++b)
+        ASSERT_EQ(q4_0x16::codes(grp, ib)[64 * (b / 4) + 4 * j + b % 4], row[ib].qs[b]) << r << " " << ib;
+      ASSERT_EQ(std::memcmp(q4_0x16::scales(grp, o.n, ib) + 2 * j, &row[ib].d, 2), 0);
+    }
+  }
+  for (int64_t r = 32; r < 37; ++r)
+    ASSERT_EQ(std::memcmp(q4_0x16::tail_row(o.P, o.n, o.rows, r), o.W.data() + size_t(r) * o.ws, o.ws), 0);
+}
+
+// The scalar reference sums each row as the scalar vec_dot does (per block an
+// exact integer sum times d_w·d_x; fused or not, the difference is rounding).
+TEST(PackedQ4_0x16, ReferenceAgreesWithScalarDot) {
+  for (const Shape& s : kShapes) {
+    if (s.n > 4096) continue;
+    const Operands o = make(s.n, s.rows, 3, uint32_t(s.n + s.rows));
+    const std::vector<float> y = run_reference(o, 0, o.rows, o.rows);
+    for (int64_t t = 0; t < o.n_tok; ++t)
+      for (int64_t r = 0; r < o.rows; ++r) {
+        const auto* w = reinterpret_cast<const BlockQ4_0*>(o.W.data() + size_t(r) * o.ws);
+        const auto* x = reinterpret_cast<const BlockQ8_0*>(o.X.data() + size_t(t) * o.xs);
+        const float d = kernels::vec_dot_q4_0_q8_0_generic(o.n, w, x);
+        double abs_sum = 0;  // Σ|block term|: the scale of the float rounding
+        for (int64_t ib = 0; ib < o.n / 32; ++ib) {
+          int isum = 0;
+          for (int i = 0; i < 16; ++i)
+            isum += ((w[ib].qs[i] & 15) - 8) * x[ib].qs[i] + ((w[ib].qs[i] >> 4) - 8) * x[ib].qs[i + 16];
+          abs_sum += std::fabs(double(isum) * fp16_to_f32(w[ib].d) * fp16_to_f32(x[ib].d));
+        }
+        ASSERT_NEAR(y[size_t(t * o.rows + r)], d, 1e-6 * abs_sum + 1e-30) << s.n << "x" << s.rows << " r=" << r;
+      }
+  }
+}
+
+// SIMD packed matmul == its scalar reference == matmul_rows on the file's
+// rows, bit for bit, and nothing outside [r0, r1) written.
+TEST(PackedQ4_0x16, MatmulBitwiseMatchesReferenceAndFileRows) {
+  if (!packed_path()) GTEST_SKIP() << "no packed Q4_0 kernel on " << kernels::isa_name(kernels::active_isa());
+  for (const Shape& s : kShapes)
+    for (int64_t n_tok : kTokens) {
+      if (s.n > 4096 && n_tok > 2) continue;  // the long rows: one decode and one prefill count suffice
+      const Operands o = make(s.n, s.rows, n_tok, uint32_t(s.n * 31 + s.rows + n_tok));
+      const int64_t ldy = o.rows + 3;
+      const std::pair<int64_t, int64_t> ranges[] = {
+          {0, o.rows}, {0, 16}, {16, o.rows}, {3, o.rows - 2}, {5, 6}, {o.rows - 1, o.rows}, {o.rows / 16 * 16, o.rows}};
+      for (auto [r0, r1] : ranges) {
+        if (r1 <= r0) continue;
+        const std::vector<float> want = run_reference(o, r0, r1, ldy);
+        std::vector<float> got(want.size(), -777.0f), rows(want.size(), -777.0f);
+        kernels::matmul_packed(TypeId::Q4_0, o.n, o.P, o.rows, r0, r1, o.X.data(), o.xs, n_tok, got.data(), ldy);
+        kernels::matmul_rows(TypeId::Q4_0, o.n, o.W.data(), o.ws, r0, r1, o.X.data(), o.xs, n_tok, rows.data(), ldy);
+        for (size_t i = 0; i < want.size(); ++i) {
+          ASSERT_EQ(std::memcmp(&got[i], &want[i], 4), 0)
+              << s.n << "x" << s.rows << " tok " << n_tok << " rows [" << r0 << ", " << r1 << ") at " << i << ": "
+              << got[i] << " vs " << want[i];
+          ASSERT_EQ(std::memcmp(&rows[i], &want[i], 4), 0)
+              << "matmul_rows " << s.n << "x" << s.rows << " tok " << n_tok << " at " << i;
+        }
+      }
+    }
+}
+
+TEST(PackedQ4_0x16, UnsupportedPathIsAnErrorNotAWrongAnswer) {
+  const Isa saved = kernels::active_isa();
+  kernels::set_isa(Isa::Scalar);
+  EXPECT_FALSE(kernels::has_packed_matmul(TypeId::Q4_0));
+  const Operands o = make(64, 16, 1, 3);
+  std::vector<float> y(16);
+  EXPECT_THROW(kernels::matmul_packed(TypeId::Q4_0, 64, o.P, 16, 0, 16, o.X.data(), o.xs, 1, y.data(), 16), Error);
+  kernels::set_isa(saved);
+  EXPECT_EQ(kernels::packed_format(TypeId::Q8_K), nullptr);
+}
+
+// A Q4_0 model loaded with and without repacking: the same logits, bit for
+// bit, for one token and for a batch; and a pinned path without the packed
+// kernel runs the repacked model on the file's rows.
+TEST(Repack, ModelLogitsUnchanged) {
+  const auto dir = test::scratch_dir();
+  const std::string path = (dir / "mini-q4_0.gguf").string();
+  ASSERT_EQ(test::run_qinfer("create --preset tinyllama-mini --type q4_0 -o " + path + " -q").exit_code, 0);
+  LoadOptions plain_opt;
+  plain_opt.repack = false;
+  auto plain = load_model(path, plain_opt);
+  auto packed = load_model(path);
+  EXPECT_EQ(plain->repack.tensors, 0);
+  if (packed_path()) {
+    EXPECT_EQ(packed->repack.tensors, 7 * packed->config.n_layer + (packed->config.tied_embeddings ? 0 : 1));
+    EXPECT_NE(packed->layers[0].wq->packed, nullptr);
+    EXPECT_EQ(packed->repack.bytes, packed->repack.file_bytes);  // TinyLlama's shapes: whole groups, even blocks
+  } else {
+    EXPECT_EQ(packed->repack.tensors, 0);
+  }
+  const std::vector<int32_t> toks = {1, 450, 4996, 17354, 1701, 432, 17204, 975, 278, 17366, 11203};
+  for (int batch : {1, 11}) {
+    ContextParams cp;
+    cp.n_ctx = 32;
+    cp.n_threads = 2;
+    cp.n_batch = batch;
+    Context a(*plain, cp), b(*packed, cp);
+    a.eval(toks.data(), int(toks.size()), true);
+    b.eval(toks.data(), int(toks.size()), true);
+    for (int t = 0; t < int(toks.size()); ++t)
+      ASSERT_EQ(std::memcmp(a.logits(t), b.logits(t), sizeof(float) * size_t(plain->config.n_vocab)), 0)
+          << "batch " << batch << " token " << t;
+  }
+}
+
+TEST(Repack, EnvironmentOptOut) {
+  ::setenv("QINFER_NO_REPACK", "1", 1);
+  EXPECT_FALSE(repack_allowed_by_env());
+  EXPECT_FALSE(repacks(TypeId::Q4_0, 2048, 2048));
+  ::setenv("QINFER_NO_REPACK", "0", 1);
+  EXPECT_TRUE(repack_allowed_by_env());
+  ::unsetenv("QINFER_NO_REPACK");
+  EXPECT_TRUE(repack_allowed_by_env());
+  EXPECT_EQ(repacks(TypeId::Q4_0, 2048, 2048), packed_path());
+  EXPECT_FALSE(repacks(TypeId::Q4_0, 2048, 8));  // less than a group
+}
