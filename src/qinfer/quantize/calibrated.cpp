@@ -100,6 +100,13 @@ class Driver {
   CalibrationOutcome run() {
     const int L = m_.config.n_layer;
     const int64_t W = int64_t(set_.windows.size());
+    const bool output = o_.method == QuantMethod::Gptq && gptq_target("output.weight");
+    if (!o_.rerun_from_embeddings) {
+      states_ = std::make_unique<LayerStates>(m_, set_, threads_);
+      if (verbose_)
+        std::fprintf(stderr, "  layer inputs kept: %.1f MiB\n", double(states_->bytes()) / (1024.0 * 1024.0));
+    }
+    // Work units: one window through one layer (a stage's partial pass counts as one).
     for (int l = 0; l < L; ++l) {
       int passes = 1;
       if (o_.method == QuantMethod::Gptq) {
@@ -111,16 +118,17 @@ class Driver {
             break;
           }
       }
-      total_ += int64_t(passes) * W * (l + 1);
+      total_ += states_ ? int64_t(passes + (l + 1 < L || output ? 1 : 0)) * W : int64_t(passes) * W * (l + 1);
     }
-    if (o_.method == QuantMethod::Gptq && gptq_target("output.weight")) total_ += W * L;
+    if (output) total_ += states_ ? W : W * L;
     for (int l = 0; l < L; ++l) {
       if (o_.method == QuantMethod::Gptq)
         gptq_layer(l);
       else
         awq_layer(l);
+      if (states_ && (l + 1 < L || output)) advance(l);
     }
-    if (o_.method == QuantMethod::Gptq && gptq_target("output.weight")) gptq_output();
+    if (output) gptq_output();
     out_.source = set_.source;
     out_.n_windows = int(W);
     out_.window = W ? int(set_.windows.front().size()) : 0;
@@ -141,12 +149,28 @@ class Driver {
     return t && find_code_grid(*t) && m_.find(name) && m_.find(name)->ne[0] % type_info(*t).block_size == 0;
   }
 
-  // Runs every window through layers 0..l, feeding the collector.
+  // Runs every window through layer l (n_layer: the classifier), feeding the
+  // collector: from the kept input of layer l, or (rerun_from_embeddings)
+  // through layers 0..l.
   void pass(int l, InputCollector& c, bool all_logits, const std::string& stage) {
-    const int64_t per_window = l + 1;
+    const int64_t per_window = states_ ? 1 : std::min(l + 1, m_.config.n_layer);
     if (progress_) progress_({done_, total_, stage});
-    run_calibration_pass(m_, set_, threads_, c, all_logits, [&](int) {
+    const auto on_window = [&](int) {
       done_ += per_window;
+      if (progress_) progress_({done_, total_, stage});
+    };
+    if (!states_) return run_calibration_pass(m_, set_, threads_, c, all_logits, on_window);
+    if (states_->layer() != l) throw Error("calibration: layer " + std::to_string(l) + " asked, the kept inputs are "
+                                           "layer " + std::to_string(states_->layer()) + "'s");
+    states_->observe(c, all_logits, on_window);
+  }
+
+  // Layer l is final: its output on every window becomes the kept input.
+  void advance(int l) {
+    const std::string stage = layer_label(l) + " output";
+    if (progress_) progress_({done_, total_, stage});
+    states_->advance([&](int) {
+      ++done_;
       if (progress_) progress_({done_, total_, stage});
     });
   }
@@ -273,7 +297,7 @@ class Driver {
     InputCollector c;
     c.watch(out, &stats);
     c.stop_after(out);
-    pass(m_.config.n_layer - 1, c, true, "output gptq");
+    pass(m_.config.n_layer, c, true, "output gptq");
     gptq_tensor(out, stats.hessian());
   }
 
@@ -413,6 +437,7 @@ class Driver {
   int64_t done_ = 0, total_ = 0;
   bool verbose_ = o_.verbose;
   std::map<std::string, std::unique_ptr<GroupRounder>> awq_rounders_;  // sink only (null: the grid cannot take it)
+  std::unique_ptr<LayerStates> states_;  // null: rerun_from_embeddings
 };
 
 }  // namespace

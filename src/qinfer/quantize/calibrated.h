@@ -56,6 +56,10 @@ struct CalibratedOptions {
   bool awq_fold_only = false;      // write the folded float weights unrounded (equivalence checks)
   bool verbose = false;            // per-tensor losses and AWQ's chosen α on stderr
   RoundingSink* sink = nullptr;    // GPTQ/AWQ: round onto this instead of the targets' types (targets: F32)
+  // Tests only: every stage re-runs the windows from the embeddings (quadratic
+  // in the layers) instead of running its layer on the kept layer inputs; the
+  // reference the kept inputs are checked against, byte for byte.
+  bool rerun_from_embeddings = false;
 };
 
 struct CalibrationProgress {

@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <vector>
 
-#include "qinfer/runtime/context.h"
+#include "qinfer/runtime/forward.h"
+#include "qinfer/runtime/kv_cache.h"
 
 namespace qinfer {
 
@@ -50,5 +52,42 @@ class InputCollector : public MatmulObserver {
 // classifier's input is seen for every token. on_window(i) after each window.
 void run_calibration_pass(const Model& model, const CalibrationSet& set, int threads, InputCollector& collector,
                           bool all_logits, const std::function<void(int)>& on_window);
+
+// The hidden state entering one layer, kept for every calibration window, so
+// that calibrating layer l runs layer l only (the layers before it computed
+// once each: linear in the layers, where re-running the windows from the
+// embeddings for every stage is quadratic). Holds windows × window length ×
+// n_embd floats (one layer's inputs, updated in place) plus one window's copy.
+// The results are those of run_calibration_pass through layers 0..l, bit for
+// bit: the same forward pass, context size, KV cache and threads.
+class LayerStates {
+ public:
+  LayerStates(const Model& model, const CalibrationSet& set, int threads);
+  ~LayerStates();
+
+  int layer() const { return layer_; }  // the layer whose input is held (n_layer: the final state)
+  // Every window through the held layer (or, at n_layer, the final norm and
+  // the classifier), feeding `collector`, which may stop each window early.
+  void observe(InputCollector& collector, bool all_logits, const std::function<void(int)>& on_window);
+  // Every window through the held layer with the model's current weights: the
+  // next layer's input replaces it.
+  void advance(const std::function<void(int)>& on_window);
+  size_t bytes() const { return states_.capacity() * sizeof(float); }
+
+ private:
+  struct Relay;  // forwards the forward pass's matmul inputs to the current collector
+  void run_window(size_t i, float* hidden, bool all_logits);
+
+  const Model& model_;
+  const CalibrationSet& set_;
+  std::unique_ptr<Relay> relay_;
+  std::unique_ptr<Forward> forward_;
+  std::unique_ptr<KvCache> cache_;
+  std::vector<int32_t> blocks_;
+  int layer_ = 0;
+  int64_t window_ = 0;         // tokens per window
+  std::vector<float> states_;  // [window][token][n_embd]
+  std::vector<float> scratch_, logits_;
+};
 
 }  // namespace qinfer
