@@ -273,6 +273,7 @@ TEST(Calibrated, BadInputIsOneLineAndLeavesNoFile) {
       {"F16 --method awq", "quantized type"},
       {"Q4_K_M --method gptq --group-size 128", "256"},
       {"Q4_0 --method awq --group-size 64", "AWQ"},
+      {"Q4_0 --method awq --float-target", "--float-target applies to GPTQ"},
       {"Q4_0 --method nf4", "TYPE is Q4_0"},
       {"NF4 --block-size 128", "64"},
       {"Q4_0 --method gptq --calib " + (dir / "missing.txt").string(), "missing.txt"},

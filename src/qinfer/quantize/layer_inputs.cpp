@@ -45,6 +45,22 @@ void InputStats::add(const float* x, int64_t n_tok, ThreadPool& pool) {
   tokens += n_tok;
 }
 
+void InputStats::add_cross(const float* x_float, const float* x, int64_t n_tok, ThreadPool& pool) {
+  if (cross.empty()) cross.assign(size_t(cols * cols), 0.0);
+  pool.parallel_for(cols, [&](int64_t i0, int64_t i1) {
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const float* xt = x + t * cols;
+      const float* ft = x_float + t * cols;
+      for (int64_t i = i0; i < i1; ++i) {
+        const double d = double(ft[i]) - double(xt[i]);
+        if (d == 0.0) continue;
+        double* ci = &cross[size_t(i * cols)];
+        for (int64_t j = 0; j < cols; ++j) ci[j] += d * double(xt[j]);
+      }
+    }
+  });
+}
+
 std::vector<double> InputStats::hessian() const {
   std::vector<double> h(xxt);
   for (int64_t i = 0; i < cols; ++i)
@@ -64,7 +80,14 @@ void InputCollector::on_matmul(const Tensor& w, const float* x, int n_tok) {
     InputStats& s = *it->second;
     if (s.cols != w.ne[0]) throw Error("calibration: input width of " + w.name + " changed");
     s.add(x, n_tok, *pool_);
+    const auto p = paired_.find(&w);
+    if (p != paired_.end()) {
+      if (p->second->size() != size_t(n_tok * s.cols)) throw Error("calibration: float input of " + w.name + " missing");
+      s.add_cross(p->second->data(), x, n_tok, *pool_);
+    }
   }
+  const auto c = captured_.find(&w);
+  if (c != captured_.end()) c->second->assign(x, x + size_t(n_tok) * size_t(w.ne[0]));
   if (&w == stop_) throw StopForward{};
 }
 
@@ -146,33 +169,44 @@ void LayerStates::run_window(size_t i, float* hidden, bool all_logits) {
   forward_->run_layers(ub, *cache_, layer_, std::min(layer_ + 1, n_layer), hidden, logits_.data());
 }
 
-void LayerStates::observe(InputCollector& collector, bool all_logits, const std::function<void(int)>& on_window) {
+void LayerStates::observe_window(size_t i, InputCollector& collector, bool all_logits) {
   if (!forward_) return;
   relay_->to = &collector;
   collector.set_pool(&forward_->pool());
+  // A copy: the pass overwrites its input with the layer's output.
   const size_t per_window = scratch_.size();
-  for (size_t i = 0; i < set_.windows.size(); ++i) {
-    // A copy: the pass overwrites its input with the layer's output.
-    std::copy(states_.begin() + ptrdiff_t(i * per_window), states_.begin() + ptrdiff_t((i + 1) * per_window),
-              scratch_.begin());
-    try {
-      run_window(i, scratch_.data(), all_logits);
-    } catch (const StopForward&) {
-    }
-    if (on_window) on_window(int(i));
+  std::copy(states_.begin() + ptrdiff_t(i * per_window), states_.begin() + ptrdiff_t((i + 1) * per_window),
+            scratch_.begin());
+  try {
+    run_window(i, scratch_.data(), all_logits);
+  } catch (const StopForward&) {
   }
   collector.set_pool(nullptr);
   relay_->to = nullptr;
 }
 
-void LayerStates::advance(const std::function<void(int)>& on_window) {
-  if (layer_ >= model_.config.n_layer) throw Error("calibration: no layer after the last");
-  const size_t per_window = scratch_.size();
-  for (size_t i = 0; forward_ && i < set_.windows.size(); ++i) {
-    run_window(i, &states_[i * per_window], false);
+void LayerStates::observe(InputCollector& collector, bool all_logits, const std::function<void(int)>& on_window) {
+  for (size_t i = 0; i < set_.windows.size(); ++i) {
+    observe_window(i, collector, all_logits);
     if (on_window) on_window(int(i));
   }
-  ++layer_;
+}
+
+void LayerStates::advance_window(size_t i) {
+  if (layer_ >= model_.config.n_layer) throw Error("calibration: no layer after the last");
+  if (forward_) run_window(i, &states_[i * scratch_.size()], false);
+}
+
+void LayerStates::next_layer() { ++layer_; }
+
+size_t LayerStates::n_windows() const { return set_.windows.size(); }
+
+void LayerStates::advance(const std::function<void(int)>& on_window) {
+  for (size_t i = 0; i < set_.windows.size(); ++i) {
+    advance_window(i);
+    if (on_window) on_window(int(i));
+  }
+  next_layer();
 }
 
 }  // namespace qinfer

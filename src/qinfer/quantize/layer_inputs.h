@@ -24,8 +24,12 @@ struct InputStats {
   std::vector<double> xxt;      // Σ x·xᵀ, lower triangle (cols × cols)
   std::vector<double> abs_sum;  // Σ |x| per column
   std::vector<float> abs_max;   // max |x| per column
+  // Σ (x_float − x)·xᵀ (cols × cols, full), where the float model's input to
+  // the same weight on the same tokens is paired with x (InputCollector::pair).
+  std::vector<double> cross;
 
   void add(const float* x, int64_t n_tok, ThreadPool& pool);
+  void add_cross(const float* x_float, const float* x, int64_t n_tok, ThreadPool& pool);
   // Σ x·xᵀ as a full symmetric matrix.
   std::vector<double> hessian() const;
   std::vector<double> mean_abs() const;
@@ -37,6 +41,10 @@ class InputCollector : public MatmulObserver {
  public:
   void watch(const Tensor* weight, InputStats* stats) { watched_[weight] = stats; }
   void stop_after(const Tensor* weight) { stop_ = weight; }
+  // The input of `weight` copied into `into` (the float model's, to pair).
+  void capture(const Tensor* weight, std::vector<float>* into) { captured_[weight] = into; }
+  // A watched weight's input also goes into its stats' cross sums with `x_float`.
+  void pair(const Tensor* weight, const std::vector<float>* x_float) { paired_[weight] = x_float; }
   void on_matmul(const Tensor& w, const float* x, int n_tok) override;
   // The pool the sums are computed on (the context's, idle while it observes).
   void set_pool(ThreadPool* pool) { pool_ = pool; }
@@ -44,6 +52,8 @@ class InputCollector : public MatmulObserver {
  private:
   ThreadPool* pool_ = nullptr;
   std::map<const Tensor*, InputStats*> watched_;
+  std::map<const Tensor*, std::vector<float>*> captured_;
+  std::map<const Tensor*, const std::vector<float>*> paired_;
   const Tensor* stop_ = nullptr;
 };
 
@@ -72,6 +82,12 @@ class LayerStates {
   // Every window through the held layer with the model's current weights: the
   // next layer's input replaces it.
   void advance(const std::function<void(int)>& on_window);
+  // The same one window at a time (two models' states in step): advance_window
+  // for every window, then next_layer.
+  void observe_window(size_t i, InputCollector& collector, bool all_logits);
+  void advance_window(size_t i);
+  void next_layer();
+  size_t n_windows() const;
   size_t bytes() const { return states_.capacity() * sizeof(float); }
 
  private:
