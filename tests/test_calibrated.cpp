@@ -227,6 +227,37 @@ TEST(Calibrated, AwqFoldingKeepsTheFunction) {
   EXPECT_LT(worst, 4e-3 * scale) << "max logit difference " << worst << " of " << scale;
 }
 
+// Calibration keeps each layer's input for every window and runs only that
+// layer; the files are byte for byte those of re-running every window from the
+// embeddings for each stage (GPTQ's four stages and the classifier, AWQ's one).
+TEST(Calibrated, KeptLayerInputsGiveTheRerunsBytes) {
+  QINFER_REQUIRE_DATA(kStories);
+  QINFER_REQUIRE_DATA(kText);
+  const fs::path dir = test::scratch_dir();
+  for (const QuantMethod method : {QuantMethod::Gptq, QuantMethod::Awq}) {
+    const std::string name = quant_method_name(method);
+    QuantizeParams kept = params(dir / (name + "-kept.gguf"), "Q4_0", method);
+    QuantizeParams rerun = params(dir / (name + "-rerun.gguf"), "Q4_0", method);
+    kept.calibrated.calib.n_samples = rerun.calibrated.calib.n_samples = 6;
+    kept.threads = rerun.threads = 2;  // the pool's split must not matter either
+    rerun.calibrated.rerun_from_embeddings = true;
+    quantize_model(kept);
+    quantize_model(rerun);
+    auto a = GgufFile::open(kept.output), b = GgufFile::open(rerun.output);
+    ASSERT_EQ(a->tensors().size(), b->tensors().size());
+    int compared = 0;
+    for (const GgufTensorInfo& t : a->tensors()) {
+      const GgufTensorInfo* u = b->find_tensor(t.name);
+      ASSERT_TRUE(u) << t.name;
+      ASSERT_EQ(t.type, u->type) << name << " " << t.name;
+      ASSERT_EQ(t.nbytes, u->nbytes) << name << " " << t.name;
+      EXPECT_EQ(std::memcmp(a->tensor_data(t), b->tensor_data(*u), t.nbytes), 0) << name << " " << t.name;
+      ++compared;
+    }
+    EXPECT_GT(compared, 20) << name;
+  }
+}
+
 TEST(Calibrated, BadInputIsOneLineAndLeavesNoFile) {
   QINFER_REQUIRE_DATA(kStories);
   QINFER_REQUIRE_DATA(kText);
@@ -242,6 +273,7 @@ TEST(Calibrated, BadInputIsOneLineAndLeavesNoFile) {
       {"F16 --method awq", "quantized type"},
       {"Q4_K_M --method gptq --group-size 128", "256"},
       {"Q4_0 --method awq --group-size 64", "AWQ"},
+      {"Q4_0 --method awq --float-target", "--float-target applies to GPTQ"},
       {"Q4_0 --method nf4", "TYPE is Q4_0"},
       {"NF4 --block-size 128", "64"},
       {"Q4_0 --method gptq --calib " + (dir / "missing.txt").string(), "missing.txt"},

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <regex>
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
@@ -263,6 +265,45 @@ TEST(Optimize, BudgetPicksFastestAndSmallestAndSaysByHowMuchOthersFail) {
   v = judge_budget(rows, b);
   EXPECT_TRUE(v.passed.empty());
   EXPECT_NE(format_budget(v, b).find("no variant is within the budget"), std::string::npos);
+}
+
+// ΔPPL is PPL(Q) − PPL(base) of the two measured perplexities, also where
+// llama-perplexity's PPL(base), read back from the stored uint16
+// log-probabilities, is not: those are floored 16 nats below each row's top
+// logit, so a target the baseline finds less likely scores too well there.
+// Random letter strings in the text make such targets common.
+TEST(Optimize, DeltaPplIsTheDifferenceOfTheMeasuredPerplexities) {
+  QINFER_REQUIRE_DATA(kStories);
+  QINFER_REQUIRE_DATA(kText);
+  const auto dir = scratch_dir();
+  const std::string story = slurp(data_path(kText)).substr(0, 2400);
+  std::mt19937 rng(5);
+  std::string text;
+  int word = 0;
+  for (char c : story) {
+    text += c;
+    if (c == ' ' && ++word % 4 == 0) {
+      for (int k = 0; k < 3; ++k) text += "qxzjkvw0123456789"[rng() % 17];
+      text += ' ';
+    }
+  }
+  std::ofstream(dir / "odd.txt") << text;
+  const CliResult r = run_qinfer("optimize " + data_path(kStories) + " --types Q4_0 --eval-text " +
+                                 (dir / "odd.txt").string() + " -o " + (dir / "out").string() +
+                                 " -p 8 -n 4 -r 1 --chunks 4 -t 1 --sample-tokens 0 --no-db");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto rows = nlohmann::json::parse(slurp((dir / "out" / "results.json").string())).get<std::vector<VariantResult>>();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_DOUBLE_EQ(rows[1].delta_ppl, rows[1].ppl - rows[0].ppl);
+  // The floor is hit on this text: the baseline compared with its own stored
+  // log-probabilities has llama-perplexity's PPL(Q) − PPL(base) well above 0.
+  const CliResult self = run_qinfer("perplexity -m " + data_path(kStories) + " --kl-divergence-base " +
+                                    (dir / "out" / "baseline-logits.bin").string() + " --kl-divergence -t 1");
+  ASSERT_EQ(self.exit_code, 0) << self.err;
+  std::smatch m;
+  const std::string out = self.out + self.err;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex(R"(Mean PPL\(Q\)-PPL\(base\) *: *([-0-9.]+))"))) << out;
+  EXPECT_GT(std::stod(m[1].str()), 0.01) << out;
 }
 
 // A calibrated variant: calibrated on the text's first part, every row

@@ -20,6 +20,7 @@ struct MeasureParams {
   int n_ctx = 128;             // evaluation chunk length
   int n_chunks = 100;          // < 0: all
   std::string base_logits;     // written by the baseline, read by the others
+  double base_ppl = 0;         // the baseline's measured perplexity (ΔPPL's reference)
   std::vector<std::string> sample_prompts;  // greedy continuations for the side-by-side view
   int sample_tokens = 48;
 };

@@ -140,6 +140,7 @@ std::vector<VariantResult> run_optimize(const OptimizeParams& p, const OptimizeP
   created.add(mp.base_logits);
   results.push_back(measure_variant(mp));
   mp.baseline = false;
+  mp.base_ppl = results.back().ppl;
 
   const std::string stem = fs::path(p.model_path).stem().string();
   for (size_t i = 0; i < specs.size(); ++i) {

@@ -12,6 +12,7 @@
 #include "qinfer/quant/code_grid.h"
 #include "qinfer/quant/type_registry.h"
 #include "qinfer/quantize/awq.h"
+#include "qinfer/quantize/float_target.h"
 #include "qinfer/quantize/gptq.h"
 #include "qinfer/quantize/layer_inputs.h"
 #include "qinfer/quantize/refit.h"
@@ -45,6 +46,7 @@ void check_calibrated_options(const CalibratedOptions& o, TypeId base) {
   if (!info.quantized)
     throw InputError(std::string("--method ") + quant_method_name(o.method) + " needs a quantized type; " + info.name +
                      " keeps the weights as floats");
+  if (o.float_target && o.method != QuantMethod::Gptq) throw InputError("--float-target applies to GPTQ");
   if (o.method == QuantMethod::Gptq) {
     if (!find_code_grid(base))
       throw InputError(std::string("--method gptq cannot produce ") + info.name +
@@ -100,27 +102,41 @@ class Driver {
   CalibrationOutcome run() {
     const int L = m_.config.n_layer;
     const int64_t W = int64_t(set_.windows.size());
+    const bool output = o_.method == QuantMethod::Gptq && gptq_target("output.weight");
+    if (o_.float_target && o_.rerun_from_embeddings) throw Error("calibration: a float target needs the kept inputs");
+    if (o_.float_target && o_.method == QuantMethod::Gptq && !o_.sink) {
+      float_states_ = std::make_unique<LayerStates>(m_, set_, threads_);
+      // The quantized model's stream starts from the file's token embedding.
+      if (m_.tok_embd != m_.output && target(m_.tok_embd->name)) install_rtn(m_.tok_embd);
+    }
+    if (!o_.rerun_from_embeddings) {
+      states_ = std::make_unique<LayerStates>(m_, set_, threads_);
+      if (verbose_)
+        std::fprintf(stderr, "  layer inputs kept: %.1f MiB\n", double(states_->bytes()) / (1024.0 * 1024.0));
+    }
+    // Work units: one window through one layer (a stage's partial pass counts as one).
     for (int l = 0; l < L; ++l) {
       int passes = 1;
       if (o_.method == QuantMethod::Gptq) {
         passes = 0;
         for (const auto& stage : gptq_stages(l))
           for (const Tensor* t : stage) {
-            if (!gptq_target(t->name)) continue;
+            if (!gptq_target(t->name) && !float_fallback(t)) continue;
             ++passes;
             break;
           }
       }
-      total_ += int64_t(passes) * W * (l + 1);
+      total_ += states_ ? int64_t(passes + (l + 1 < L || output ? 1 : 0)) * W : int64_t(passes) * W * (l + 1);
     }
-    if (o_.method == QuantMethod::Gptq && gptq_target("output.weight")) total_ += W * L;
+    if (output) total_ += states_ ? W : W * L;
     for (int l = 0; l < L; ++l) {
       if (o_.method == QuantMethod::Gptq)
         gptq_layer(l);
       else
         awq_layer(l);
+      if (states_ && (l + 1 < L || output)) advance(l);
     }
-    if (o_.method == QuantMethod::Gptq && gptq_target("output.weight")) gptq_output();
+    if (output) gptq_output();
     out_.source = set_.source;
     out_.n_windows = int(W);
     out_.window = W ? int(set_.windows.front().size()) : 0;
@@ -135,26 +151,90 @@ class Driver {
     const auto it = targets_.find(name);
     return it == targets_.end() ? nullptr : &it->second;
   }
+  // A weight the file keeps as floats (a fallback type), which a float target also fits.
+  bool float_fallback(const Tensor* t) const {
+    const TypeId* type = target(t->name);
+    return float_states_ && type && !type_info(*type).quantized;
+  }
   bool gptq_target(const std::string& name) const {
     const TypeId* t = target(name);
     if (o_.sink) return t && m_.find(name);
     return t && find_code_grid(*t) && m_.find(name) && m_.find(name)->ne[0] % type_info(*t).block_size == 0;
   }
 
-  // Runs every window through layers 0..l, feeding the collector.
-  void pass(int l, InputCollector& c, bool all_logits, const std::string& stage) {
-    const int64_t per_window = l + 1;
+  // Runs every window through layer l (n_layer: the classifier), feeding the
+  // collector: from the kept input of layer l, or (rerun_from_embeddings)
+  // through layers 0..l.
+  // With a float target, `paired`'s input in the float model goes into the
+  // collector's cross sums too.
+  void pass(int l, InputCollector& c, bool all_logits, const std::string& stage, const Tensor* paired = nullptr,
+            InputStats* float_stats = nullptr) {
+    const int64_t per_window = states_ ? 1 : std::min(l + 1, m_.config.n_layer);
     if (progress_) progress_({done_, total_, stage});
-    run_calibration_pass(m_, set_, threads_, c, all_logits, [&](int) {
+    const auto on_window = [&](int) {
       done_ += per_window;
       if (progress_) progress_({done_, total_, stage});
-    });
+    };
+    if (!states_) return run_calibration_pass(m_, set_, threads_, c, all_logits, on_window);
+    if (states_->layer() != l) throw Error("calibration: layer " + std::to_string(l) + " asked, the kept inputs are "
+                                           "layer " + std::to_string(states_->layer()) + "'s");
+    if (!float_states_ || !paired) return states_->observe(c, all_logits, on_window);
+    std::vector<float> x_float;
+    InputCollector fc;
+    fc.capture(paired, &x_float);
+    if (float_stats) fc.watch(paired, float_stats);
+    fc.stop_after(paired);
+    c.pair(paired, &x_float);
+    for (size_t i = 0; i < states_->n_windows(); ++i) {
+      {
+        FloatWeights f(*this);
+        float_states_->observe_window(i, fc, all_logits);
+      }
+      states_->observe_window(i, c, all_logits);
+      on_window(int(i));
+    }
+  }
+
+  // The float model's weights while it lives (every tensor install replaced).
+  class FloatWeights {
+   public:
+    explicit FloatWeights(Driver& d) : d_(d) { swap(); }
+    ~FloatWeights() { swap(); }
+
+   private:
+    void swap() {
+      for (auto& [t, v] : d_.originals_) {
+        Tensor& mt = const_cast<Tensor&>(*t);
+        std::swap(mt.type, v.type);
+        std::swap(mt.data, v.data);
+        std::swap(mt.nbytes, v.nbytes);
+      }
+    }
+    Driver& d_;
+  };
+
+  // Layer l is final: its output on every window becomes the kept input.
+  void advance(int l) {
+    const std::string stage = layer_label(l) + " output";
+    if (progress_) progress_({done_, total_, stage});
+    for (size_t i = 0; i < states_->n_windows(); ++i) {
+      states_->advance_window(i);
+      if (float_states_) {
+        FloatWeights f(*this);
+        float_states_->advance_window(i);
+      }
+      ++done_;
+      if (progress_) progress_({done_, total_, stage});
+    }
+    states_->next_layer();
+    if (float_states_) float_states_->next_layer();
   }
 
   // The output file gets `ct` for this tensor, and the model uses it from now on.
   void install(const Tensor* t, CalibratedTensor ct) {
     CalibratedTensor& slot = out_.tensors[t->name] = std::move(ct);
     Tensor& mt = const_cast<Tensor&>(*t);
+    originals_.emplace(t, Original{mt.type, mt.data, mt.nbytes});
     mt.type = slot.type;
     mt.data = slot.bytes.data();
     mt.nbytes = slot.bytes.size();
@@ -188,11 +268,14 @@ class Driver {
     ++out_.n_calibrated;
   }
 
-  void gptq_tensor(const Tensor* t, const std::vector<double>& h) {
+  void gptq_tensor(const Tensor* t, const std::vector<double>& h, const std::vector<double>& cross = {},
+                   const std::vector<double>& h_float = {}) {
     if (o_.sink) return gptq_sink_tensor(t, h);
     const TypeId type = *target(t->name);
     const TypeInfo& info = type_info(type);
-    const FloatWeight f = to_floats(*t);
+    FloatWeight f = to_floats(*t);
+    if (!cross.empty() && !fit_to_float_output(f.w.data(), f.rows, f.cols, h, cross, h_float, o_.damp, pool_))
+      out_.notes.push_back(t->name + ": no float target (the damped Hessian is not positive definite)");
     int64_t group = o_.group_size > 0 ? o_.group_size : info.block_size;
     if (group % info.block_size != 0 || f.cols % group != 0) {
       out_.notes.push_back(t->name + ": group " + std::to_string(group) + " does not fit its " + info.name +
@@ -232,17 +315,30 @@ class Driver {
 
   // Weights sharing one input: one pass collects it, then each is quantized.
   void gptq_stage(int l, const std::vector<const Tensor*>& ws, const std::string& what) {
-    std::vector<const Tensor*> todo;
+    // With a float target, a weight the file keeps as floats (a fallback type)
+    // takes it too: it is stored as W'.
+    std::vector<const Tensor*> todo, kept_float;
     for (const Tensor* t : ws)
-      if (gptq_target(t->name)) todo.push_back(t);
-    if (!todo.empty()) {
+      if (gptq_target(t->name))
+        todo.push_back(t);
+      else if (float_fallback(t))
+        kept_float.push_back(t);
+    if (!todo.empty() || !kept_float.empty()) {
       InputStats stats(ws.front()->ne[0]);
       InputCollector c;
       c.watch(ws.front(), &stats);
       c.stop_after(ws.front());
-      pass(l, c, false, layer_label(l) + " gptq " + what);
+      InputStats fstats(float_states_ ? ws.front()->ne[0] : 0);
+      pass(l, c, false, layer_label(l) + " gptq " + what, ws.front(), float_states_ ? &fstats : nullptr);
       const std::vector<double> h = stats.hessian();
-      for (const Tensor* t : todo) gptq_tensor(t, h);
+      const std::vector<double> h_float = fstats.hessian();
+      for (const Tensor* t : todo) gptq_tensor(t, h, stats.cross, h_float);
+      for (const Tensor* t : kept_float) {
+        FloatWeight f = to_floats(*t);
+        if (stats.cross.empty() || !fit_to_float_output(f.w.data(), f.rows, f.cols, h, stats.cross, h_float, o_.damp, pool_))
+          continue;
+        install(t, quantize_rtn(f.w.data(), f.rows, f.cols, *target(t->name)));
+      }
     }
     if (!o_.sink)
       for (const Tensor* t : ws) install_rtn(t);
@@ -273,8 +369,9 @@ class Driver {
     InputCollector c;
     c.watch(out, &stats);
     c.stop_after(out);
-    pass(m_.config.n_layer - 1, c, true, "output gptq");
-    gptq_tensor(out, stats.hessian());
+    InputStats fstats(float_states_ ? out->ne[0] : 0);
+    pass(m_.config.n_layer, c, true, "output gptq", out, float_states_ ? &fstats : nullptr);
+    gptq_tensor(out, stats.hessian(), stats.cross, fstats.hessian());
   }
 
   // The final rounding under AWQ: the type's quantizer, weighted by the
@@ -413,6 +510,14 @@ class Driver {
   int64_t done_ = 0, total_ = 0;
   bool verbose_ = o_.verbose;
   std::map<std::string, std::unique_ptr<GroupRounder>> awq_rounders_;  // sink only (null: the grid cannot take it)
+  std::unique_ptr<LayerStates> states_;  // null: rerun_from_embeddings
+  std::unique_ptr<LayerStates> float_states_;  // the float model's, with a float target
+  struct Original {
+    TypeId type;
+    const uint8_t* data;
+    size_t nbytes;
+  };
+  std::map<const Tensor*, Original> originals_;  // what install replaced
 };
 
 }  // namespace

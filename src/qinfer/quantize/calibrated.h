@@ -47,6 +47,11 @@ struct CalibratedOptions {
   double damp = 0.01;              // fraction of the Hessian's mean diagonal
   bool act_order = true;           // columns by decreasing activation size (free for GGUF: blocks keep their order)
   int64_t group_size = 0;          // columns sharing parameters; 0: the type's block
+  // GPTQ fits each quantized layer's output to the float model's on the same
+  // tokens, ‖W·X_float − Ŵ·X‖ (GPTAQ, arXiv 2504.02692), instead of to the
+  // float weight on the quantized model's own inputs, ‖W·X − Ŵ·X‖: the
+  // layer then also makes up for the error of what precedes it.
+  bool float_target = false;
   int clip_candidates = 1;         // GPTQ: clipping candidates per group (1, 0.97, ...; 1: the type's choice only)
   bool refit = true;               // GPTQ/AWQ: block parameters refitted (least squares, output energy kept) once the codes are chosen
   // AWQ
@@ -56,6 +61,10 @@ struct CalibratedOptions {
   bool awq_fold_only = false;      // write the folded float weights unrounded (equivalence checks)
   bool verbose = false;            // per-tensor losses and AWQ's chosen α on stderr
   RoundingSink* sink = nullptr;    // GPTQ/AWQ: round onto this instead of the targets' types (targets: F32)
+  // Tests only: every stage re-runs the windows from the embeddings (quadratic
+  // in the layers) instead of running its layer on the kept layer inputs; the
+  // reference the kept inputs are checked against, byte for byte.
+  bool rerun_from_embeddings = false;
 };
 
 struct CalibrationProgress {

@@ -178,8 +178,15 @@ void Forward::attention(int il, const Ubatch& ub, const KvCache& cache) {
 }
 
 void Forward::run(const Ubatch& ub, KvCache& cache, float* logits) {
+  run_layers(ub, cache, 0, model_.config.n_layer, nullptr, logits);
+}
+
+void Forward::run_layers(const Ubatch& ub, KvCache& cache, int first, int end, float* hidden, float* logits) {
   const Model& m = model_;
   const ModelConfig& c = m.config;
+  if (first < 0 || first > end || end > c.n_layer || (!hidden && first != 0))
+    throw Error("layers [" + std::to_string(first) + ", " + std::to_string(end) + ") of " +
+                std::to_string(c.n_layer) + " cannot be run");
   const int E = c.n_embd, qd = c.q_dim(), kvd = c.kv_dim(), F = c.n_ff;
   if (ub.n_seqs < 1 || ub.n_seqs > params_.max_seqs)
     throw Error("ubatch of " + std::to_string(ub.n_seqs) + " sequences (at most " +
@@ -214,11 +221,15 @@ void Forward::run(const Ubatch& ub, KvCache& cache, float* logits) {
     }
   }
 
-  // Embedding lookup (dequantize the rows).
-  const TypeInfo& emb_type = type_info(m.tok_embd->type);
-  for (int t = 0; t < n; ++t) emb_type.to_float(m.tok_embd->row(ub.tokens[t]), &x_[size_t(t) * E], E);
+  if (hidden) {
+    std::copy(hidden, hidden + size_t(n) * E, x_.begin());
+  } else {
+    // Embedding lookup (dequantize the rows).
+    const TypeInfo& emb_type = type_info(m.tok_embd->type);
+    for (int t = 0; t < n; ++t) emb_type.to_float(m.tok_embd->row(ub.tokens[t]), &x_[size_t(t) * E], E);
+  }
 
-  for (int il = 0; il < c.n_layer; ++il) {
+  for (int il = first; il < end; ++il) {
     const LayerWeights& L = m.layers[size_t(il)];
     const float* attn_norm = reinterpret_cast<const float*>(L.attn_norm->data);
     for (int t = 0; t < n; ++t) ops::rms_norm(&x_[size_t(t) * E], attn_norm, &xn_[size_t(t) * E], E, c.norm_eps);
@@ -260,7 +271,8 @@ void Forward::run(const Ubatch& ub, KvCache& cache, float* logits) {
     for (size_t i = 0; i < size_t(n) * E; ++i) x_[i] += tmp_[i];
   }
 
-  if (n_logits == 0) return;
+  if (hidden) std::copy(x_.begin(), x_.begin() + ptrdiff_t(size_t(n) * E), hidden);
+  if (n_logits == 0 || end < c.n_layer) return;
   // Final norm and classifier for the rows whose logits are wanted.
   const float* out_norm = reinterpret_cast<const float*>(m.output_norm->data);
   int row = 0;

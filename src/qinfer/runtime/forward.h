@@ -65,6 +65,12 @@ class Forward {
   // requested logits into `logits` as rows of n_vocab floats (sequence by
   // sequence, token by token). Checks sizes and token ids (InputError).
   void run(const Ubatch& ub, KvCache& cache, float* logits);
+  // Runs only layers [first, end) on a given hidden state: `hidden` holds the
+  // state entering layer `first` ([token][n_embd] floats; null: the token
+  // embeddings, so first must be 0) and receives the state after layer end-1.
+  // Logits only when end is n_layer. The calibrated quantizers keep each
+  // layer's input this way instead of re-running the layers before it.
+  void run_layers(const Ubatch& ub, KvCache& cache, int first, int end, float* hidden, float* logits);
 
   const Model& model() const { return model_; }
   const ForwardParams& params() const { return params_; }
