@@ -69,10 +69,11 @@ RepackSummary repack_weights(Model& m) {
     const int64_t rows = t.rows(), n = t.ne[0];
     const int64_t slice = int64_t(f.rows_per_group) * kGroupsPerSlice;
     for (int64_t r = 0; r < rows; r += slice) {
-      const int64_t m = rows - r <= slice + f.rows_per_group - 1 ? rows - r : slice;  // the last slice takes the tail
-      f.pack(n, m, t.data + size_t(r) * t.row_bytes(), t.row_bytes(), dst + f.bytes(n, r));
-      drop_pages(t.data + size_t(r) * t.row_bytes(), size_t(m) * t.row_bytes());
-      if (m != slice) break;
+      // The last slice takes the tail.
+      const int64_t take = rows - r <= slice + f.rows_per_group - 1 ? rows - r : slice;
+      f.pack(n, take, t.data + size_t(r) * t.row_bytes(), t.row_bytes(), dst + f.bytes(n, r));
+      drop_pages(t.data + size_t(r) * t.row_bytes(), size_t(take) * t.row_bytes());
+      if (take != slice) break;
     }
     t.packed = dst;
     done.push_back(&t);
