@@ -27,6 +27,26 @@ pick_cxx() {
   echo "${CXX:-c++}"
 }
 
+# Runs one test binary of the sub-build with its log in $bdir, prints the
+# gtest summary and, when it fails, the lines around the sanitizer's report;
+# exits with the test's status on failure.
+run_one() {
+  local t="$1" sanitizer="$2" report="$3"
+  echo "=== $t ($sanitizer)"
+  local start=$SECONDS log="$bdir/$t.log" rc
+  set +e
+  QINFER_SHARED_DATA="$data" "$bdir/$t" --gtest_color=no >"$log" 2>&1
+  rc=$?
+  set -e
+  grep -E '^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]' "$log" || true
+  echo "=== $t: exit $rc, $((SECONDS - start)) s"
+  if [[ $rc -ne 0 ]]; then
+    grep -E -B2 -A60 "Failure|FAILED|$report" "$log" | head -n 150
+    echo "=== full log: $log"
+    exit "$rc"
+  fi
+}
+
 case "$mode" in
   build)
     cxx="$(pick_cxx)"
@@ -42,20 +62,7 @@ case "$mode" in
     ran=0
     for t in test_gguf_reader test_gguf_writer test_gguf_hostile test_tokenizer test_quant_nonfinite test_jinja test_jinja_corpus test_block_pool test_engine_faults; do
       [[ -x "$bdir/$t" ]] || continue
-      echo "=== $t (ASan+UBSan)"
-      start=$SECONDS
-      log="$bdir/$t.log"
-      set +e
-      QINFER_SHARED_DATA="$data" "$bdir/$t" --gtest_color=no >"$log" 2>&1
-      rc=$?
-      set -e
-      grep -E '^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]' "$log" || true
-      echo "=== $t: exit $rc, $((SECONDS - start)) s"
-      if [[ $rc -ne 0 ]]; then
-        grep -E -B2 -A40 'Failure|ERROR: |runtime error|FAILED' "$log" | head -n 150
-        echo "=== full log: $log"
-        exit "$rc"
-      fi
+      run_one "$t" "ASan+UBSan" 'ERROR: |runtime error'
       ran=$((ran + 1))
     done
     [[ $ran -gt 0 ]] || { echo "no test binaries in $bdir (run 'run.sh build' first)"; exit 1; }
@@ -75,20 +82,7 @@ case "$mode" in
     cmake --build "$bdir" --target checks -j "$jobs"
     export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
     for t in test_thread_pool test_forward test_engine; do
-      echo "=== $t (TSan)"
-      start=$SECONDS
-      log="$bdir/$t.log"
-      set +e
-      QINFER_SHARED_DATA="$data" "$bdir/$t" --gtest_color=no >"$log" 2>&1
-      rc=$?
-      set -e
-      grep -E '^\[  (PASSED|FAILED|SKIPPED) |^\[==========\]' "$log" || true
-      echo "=== $t: exit $rc, $((SECONDS - start)) s"
-      if [[ $rc -ne 0 ]]; then
-        grep -E -B2 -A60 'Failure|WARNING: ThreadSanitizer|FAILED' "$log" | head -n 150
-        echo "=== full log: $log"
-        exit "$rc"
-      fi
+      run_one "$t" "TSan" 'WARNING: ThreadSanitizer'
     done
     ;;
 
