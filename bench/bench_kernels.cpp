@@ -100,6 +100,37 @@ void bm_matmul_dram(benchmark::State& st, TypeId t, Isa isa, int64_t n, int64_t 
   st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(d.ws) * rows);
 }
 
+// A prefill's shape: a 2048 × n matrix (8 MiB of F16 at n = 2048) against
+// 512 tokens, as one layer's projection in pp512. Neither operand fits in L2,
+// so this measures the cache blocking as well as the register tile.
+void bm_matmul_prefill(benchmark::State& st, TypeId t, Isa isa, int64_t n, bool packed) {
+  if (!pin(st, isa)) return;
+  if (packed && !kernels::has_packed_matmul(t)) {
+    st.SkipWithError("no packed kernel for this type on this ISA");
+    return;
+  }
+  const int64_t rows = 2048, n_tok = 512;
+  Data d(t, n, rows, n_tok);
+  std::vector<uint8_t> buf;
+  uint8_t* P = nullptr;
+  if (packed) {
+    const kernels::PackedFormat& f = *kernels::packed_format(t);
+    buf.resize(f.bytes(n, rows) + 64);
+    P = buf.data() + (64 - uintptr_t(buf.data()) % 64) % 64;
+    f.pack(n, rows, d.W.data(), d.ws, P);
+  }
+  std::vector<float> Y(static_cast<size_t>(rows * n_tok));
+  for (auto _ : st) {
+    if (packed)
+      kernels::matmul_packed(t, n, P, rows, 0, rows, d.X.data(), d.xs, n_tok, Y.data(), rows);
+    else
+      kernels::matmul_rows(t, n, d.W.data(), d.ws, 0, rows, d.X.data(), d.xs, n_tok, Y.data(), rows);
+    benchmark::ClobberMemory();
+  }
+  st.counters["GFLOP/s"] =
+      benchmark::Counter(double(st.iterations()) * 2.0 * double(rows * n_tok * n) * 1e-9, benchmark::Counter::kIsRate);
+}
+
 // The same two benchmarks over the weights repacked as the loader does
 // (kernels/packed.h): `packed` beside `matmul_rows` / `matmul_dram`.
 void bm_matmul_packed(benchmark::State& st, TypeId t, Isa isa, int64_t n, int64_t n_tok, bool dram) {
@@ -140,6 +171,13 @@ int main(int argc, char** argv) {
               benchmark::RegisterBenchmark(("matmul_dram_packed/" + tag + "/tok=" + std::to_string(n_tok)).c_str(),
                                            bm_matmul_packed, t, isa, n, n_tok, true);
           }
+        benchmark::RegisterBenchmark(("matmul_prefill/" + tag + "/tok=512").c_str(), bm_matmul_prefill, t, isa, n,
+                                     false)
+            ->Unit(benchmark::kMillisecond);
+        if (packs)
+          benchmark::RegisterBenchmark(("matmul_prefill_packed/" + tag + "/tok=512").c_str(), bm_matmul_prefill, t,
+                                       isa, n, true)
+              ->Unit(benchmark::kMillisecond);
         for (int64_t n_tok : {1, 4, 16, 64}) {
           benchmark::RegisterBenchmark(("matmul_rows/" + tag + "/tok=" + std::to_string(n_tok)).c_str(), bm_matmul, t,
                                        isa, n, n_tok);

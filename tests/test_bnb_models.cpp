@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "cli_runner.h"
 #include "qinfer/eval/perplexity.h"
@@ -150,7 +151,7 @@ TEST(BnbModels, CommandLine) {
   test::CliResult run = test::run_qinfer("run -m " + out + " -p \"Once upon a time\" -n 8 --temp 0 -t 1");
   EXPECT_EQ(run.exit_code, 0) << run.err;
 
-  for (const char* bits : {"4bit", "8bit"}) {
+  for (const char* bits : {"4bit", "8bit", "bf16"}) {
     test::CliResult r = test::run_qinfer("run -m " + in + " --load-in " + std::string(bits) +
                                          " -p \"Once upon a time\" -n 8 --temp 0 -t 1");
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -180,5 +181,27 @@ TEST(BnbModels, LoadInMatchesTheQuantizedFile) {
     ASSERT_EQ(b->type, TypeId::NF4);
     ASSERT_EQ(a->nbytes, b->nbytes);
     EXPECT_EQ(std::memcmp(a->data, b->data, a->nbytes), 0);
+  }
+}
+
+// --load-in bf16 rounds every linear layer (ffn_down's 172-wide rows too: BF16
+// has no blocks) to what `quantize BF16` would write, and leaves the rest.
+TEST(BnbModels, LoadInBf16RoundsTheLinearLayers) {
+  QINFER_REQUIRE_DATA(kStories);
+  auto f32 = load_model(test::data_path(kStories));
+  LoadOptions lo;
+  lo.load_in = LoadIn::Bf16;
+  auto loaded = load_model(test::data_path(kStories), lo);
+  EXPECT_EQ(loaded->load_in.converted, 7 * 5);
+  EXPECT_EQ(loaded->load_in.skipped, 0);
+  EXPECT_EQ(loaded->load_in.bytes_after * 2, loaded->load_in.bytes_before);
+  EXPECT_EQ(loaded->tok_embd->type, TypeId::F32);
+  for (int l = 0; l < 5; ++l) {
+    const Tensor* a = f32->layers[size_t(l)].ffn_down;
+    const Tensor* b = loaded->layers[size_t(l)].ffn_down;
+    ASSERT_EQ(b->type, TypeId::BF16);
+    std::vector<uint8_t> want(b->nbytes);
+    type_info(TypeId::BF16).from_float(reinterpret_cast<const float*>(a->data), want.data(), a->ne[0] * a->rows());
+    EXPECT_EQ(std::memcmp(want.data(), b->data, b->nbytes), 0) << "layer " << l;
   }
 }

@@ -10,6 +10,7 @@
 #include "qinfer/core/error.h"
 #include "qinfer/core/threads.h"
 #include "qinfer/core/warn.h"
+#include "qinfer/quant/type_registry.h"
 
 namespace qinfer::cli {
 
@@ -90,9 +91,10 @@ CLI::Option* add_threads_option(CLI::App& cmd, std::vector<int>& threads) {
 
 void add_load_in_arg(CLI::App& cmd, ModelArgs& args) {
   cmd.add_option("--load-in", args.load_in,
-                 "quantize the linear layers while loading: 4bit (NF4) or 8bit (LLM.int8), as transformers' "
-                 "load_in_4bit/8bit")
-      ->check(CLI::IsMember({"4bit", "8bit"}));
+                 "convert the linear layers while loading: 4bit (NF4) or 8bit (LLM.int8), as transformers' "
+                 "load_in_4bit/8bit; bf16 (F32/F16 weights rounded to BF16: twice the prefill speed on CPUs with "
+                 "AVX-512 BF16, 8 significant bits instead of F16's 11)")
+      ->check(CLI::IsMember({"4bit", "8bit", "bf16"}));
 }
 
 std::string default_model_path() {
@@ -146,10 +148,10 @@ std::unique_ptr<Model> load_model_from_args(const ModelArgs& args) {
   if (opt.load_in != LoadIn::None) {
     const LoadInSummary& s = m->load_in;
     const double mib = 1024.0 * 1024.0;
-    std::fprintf(stderr, "load-in %s: %d tensors quantized to %s, %.2f -> %.2f MiB (%.2f MiB saved)%s\n",
-                 args.load_in.c_str(), s.converted, opt.load_in == LoadIn::Nf4 ? "nf4" : "int8",
+    std::fprintf(stderr, "load-in %s: %d tensors converted to %s, %.2f -> %.2f MiB (%.2f MiB saved)%s\n",
+                 args.load_in.c_str(), s.converted, type_info(load_in_type(opt.load_in)).name,
                  double(s.bytes_before) / mib, double(s.bytes_after) / mib,
-                 double(s.bytes_before - s.bytes_after) / mib,
+                 double(s.bytes_before) / mib - double(s.bytes_after) / mib,
                  s.skipped ? (", " + std::to_string(s.skipped) + " left as they were (quantized already or rows not a "
                                                                   "multiple of the block)").c_str()
                            : "");

@@ -50,12 +50,14 @@ void fill_avx2(KernelTable& t) {
   fill_table_bnb_avx2(t);
   fill_attention_avx2(t);
 }
-// The avx512 path uses VNNI's dot instructions for the int8 block types when present.
+// The avx512 path uses VNNI's dot instructions for the int8 block types and
+// AVX-512 BF16's for BF16 weights when present.
 void fill_avx512(KernelTable& t) {
   fill_table_avx512(t);
   fill_table_bnb_avx512(t);
   fill_attention_avx512(t);
   if (x86_features().avx512vnni) fill_table_avx512vnni(t);
+  if (x86_features().avx512bf16) fill_table_avx512bf16(t);
 }
 const IsaSpec kIsas[] = {
     {Isa::Scalar, Isa::Scalar, always, fill_scalar},

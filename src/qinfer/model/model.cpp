@@ -150,7 +150,18 @@ LoadIn parse_load_in(const std::string& s) {
   if (s.empty() || s == "none") return LoadIn::None;
   if (s == "4bit") return LoadIn::Nf4;
   if (s == "8bit") return LoadIn::Int8;
-  throw InputError("--load-in: '" + s + "' is not 4bit or 8bit");
+  if (s == "bf16") return LoadIn::Bf16;
+  throw InputError("--load-in: '" + s + "' is not 4bit, 8bit or bf16");
+}
+
+TypeId load_in_type(LoadIn how) {
+  switch (how) {
+    case LoadIn::Nf4: return TypeId::NF4;
+    case LoadIn::Int8: return TypeId::INT8;
+    case LoadIn::Bf16: return TypeId::BF16;
+    case LoadIn::None: break;
+  }
+  throw Error("load_in_type: no conversion");
 }
 
 namespace {
@@ -166,16 +177,16 @@ FileFormat sniff_format(const std::string& path) {
   return FileFormat::kLlama2c;
 }
 
-// Quantizes the linear layers' float weights in place (views move to owned buffers).
-void quantize_on_load(Model& m, LoadIn how) {
-  const TypeId to = how == LoadIn::Nf4 ? TypeId::NF4 : TypeId::INT8;
+// Converts the linear layers' float weights in place (views move to owned buffers).
+void convert_on_load(Model& m, LoadIn how) {
+  const TypeId to = load_in_type(how);
   const TypeInfo& dst = type_info(to);
   std::vector<float> row;
   for (const LayerWeights& L : m.layers)
     for (const Tensor* ct : {L.wq, L.wk, L.wv, L.wo, L.ffn_gate, L.ffn_up, L.ffn_down}) {
       Tensor& t = const_cast<Tensor&>(*ct);
       const TypeInfo& src = type_info(t.type);
-      if (src.quantized || t.ne[0] % dst.block_size != 0) {
+      if (src.quantized || t.type == to || t.ne[0] % dst.block_size != 0) {
         ++m.load_in.skipped;
         continue;
       }
@@ -202,7 +213,7 @@ void quantize_on_load(Model& m, LoadIn how) {
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options) {
   std::unique_ptr<Model> m =
       sniff_format(path) == FileFormat::kGguf ? load_gguf_model(path) : load_llama2c_model(path, options);
-  if (options.load_in != LoadIn::None) quantize_on_load(*m, options.load_in);
+  if (options.load_in != LoadIn::None) convert_on_load(*m, options.load_in);
   if (options.repack) m->repack = repack_weights(*m);
   return m;
 }
