@@ -83,7 +83,7 @@ struct FloatTile512 {
 template <class Tile>
 void set(KernelTable& t, TypeId id) {
   t.vec_dot[uint32_t(id)] = vec_dot_tiled<Tile>;
-  t.matmul[uint32_t(id)] = matmul_row_blocked<Tile, 4, 6, 32>;
+  t.matmul[uint32_t(id)] = matmul_float_tiles<Tile, 4, 6, 32, 8>;
 }
 
 }  // namespace

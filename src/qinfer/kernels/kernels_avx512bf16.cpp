@@ -61,7 +61,7 @@ struct Bf16DotTile {
 // in 48-row blocks and 165 for the F32-FMA tile this replaces.
 void fill_table_avx512bf16(KernelTable& t) {
   t.vec_dot[uint32_t(TypeId::BF16)] = vec_dot_tiled<Bf16DotTile>;
-  t.matmul[uint32_t(TypeId::BF16)] = matmul_row_blocked<Bf16DotTile, 4, 6, 32>;
+  t.matmul[uint32_t(TypeId::BF16)] = matmul_float_tiles<Bf16DotTile, 4, 6, 32, 8>;
 }
 
 }  // namespace qinfer::kernels
