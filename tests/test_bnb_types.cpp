@@ -257,8 +257,8 @@ TEST(Int8Rows, OutlierSplitMatchesFloatReference) {
     else
       ref += std::nearbyint(x[size_t(j)] * (127.0f / amax)) * qw[j] * (double(amax) / 127) * (double(h.scb) / 127);
   }
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
-    if (int(isa) > int(kernels::best_supported_isa())) continue;
+  for (Isa isa : test::all_isas()) {
+    if (!kernels::isa_supported(isa)) continue;
     const Isa saved = kernels::active_isa();
     kernels::set_isa(isa);
     const float got = kernels::vec_dot(TypeId::INT8, n, row.data(), x.data());

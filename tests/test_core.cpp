@@ -6,7 +6,10 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <string>
+#include <vector>
 
+#include "qinfer/core/arm_features.h"
 #include "qinfer/core/ascii.h"
 #include "qinfer/core/atomic_file.h"
 #include "qinfer/core/cpu_info.h"
@@ -158,6 +161,26 @@ TEST(CpuInfo, ParsesX86AndNamesArmCores) {
   // Not numbers, or a part before any implementer: nothing is made up.
   EXPECT_EQ(parse_cpuinfo("CPU part\t: 0xd0c\nCPU implementer\t: zz\nCPU part\t: 0xd0c\n: x\n").model, "");
   EXPECT_EQ(parse_cpuinfo("").physical_cores, 0);
+}
+
+// macOS reports an M-series core's extensions as hw.optional.arm.FEAT_* sysctls.
+TEST(CpuInfo, MacSysctlNamesGiveTheArmFeatures) {
+  // An M1: FP16 and the dot product, no int8 matrix multiply.
+  const ArmFeatures m1 = arm_features_from_sysctl([](const char* name) {
+    const std::string n = name;
+    return n == "hw.optional.arm.FEAT_FP16" || n == "hw.optional.arm.FEAT_DotProd";
+  });
+  EXPECT_TRUE(m1.asimd && m1.fphp && m1.asimdhp && m1.dotprod);
+  EXPECT_FALSE(m1.i8mm || m1.sve);
+  std::vector<std::string> asked;
+  const ArmFeatures none = arm_features_from_sysctl([&](const char* name) {
+    asked.push_back(name);
+    return false;
+  });
+  EXPECT_TRUE(none.asimd);
+  EXPECT_FALSE(none.dotprod || none.fphp || none.i8mm);
+  EXPECT_EQ(asked, (std::vector<std::string>{"hw.optional.arm.FEAT_FP16", "hw.optional.arm.FEAT_DotProd",
+                                             "hw.optional.arm.FEAT_I8MM"}));
 }
 
 TEST(Threads, OneRule) {

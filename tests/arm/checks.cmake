@@ -35,7 +35,7 @@ foreach(t test_arm_dispatch test_kernels test_kernels_kquant test_attention test
   qinfer_arm_case(cortex-a72 ${t})
 endforeach()
 foreach(t test_arm_dispatch test_kernels test_kernels_kquant test_attention test_generation_golden test_quant
-          test_perplexity_golden)
+          test_perplexity_golden test_bnb_types)
   qinfer_arm_case(max ${t})
 endforeach()
 # One tiny256 file per k-quant kernel (Q2_K..Q6_K, IQ4_NL); the other files

@@ -71,6 +71,7 @@ bool has_neon() { return arm_features().asimd; }
 bool has_neon_dot() { return has_neon() && arm_features().dotprod; }
 void fill_neon(KernelTable& t) {
   fill_table_neon(t);
+  fill_table_bnb_neon(t);
   fill_attention_neon(t);
 }
 const IsaSpec kIsas[] = {

@@ -29,5 +29,6 @@ void matmul_int8_generic(int64_t n, const void* W, size_t ws, int64_t r0, int64_
 void fill_table_bnb_generic(KernelTable& t);
 void fill_table_bnb_avx2(KernelTable& t);    // kernels_bnb_avx2.cpp
 void fill_table_bnb_avx512(KernelTable& t);  // kernels_bnb_avx512.cpp
+void fill_table_bnb_neon(KernelTable& t);    // kernels_bnb_neon.cpp
 
 }  // namespace qinfer::kernels
