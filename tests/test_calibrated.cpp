@@ -4,6 +4,7 @@
 // model's function unchanged; calibration data and the bad-input paths.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -225,6 +226,97 @@ TEST(Calibrated, AwqFoldingKeepsTheFunction) {
       scale = std::max(scale, double(std::fabs(ca.logits(int(t))[v])));
     }
   EXPECT_LT(worst, 4e-3 * scale) << "max logit difference " << worst << " of " << scale;
+}
+
+namespace {
+
+// stories260K as it is (F32) but for token_embd, taken (quantized) from `from`.
+void write_with_embedding_of(const fs::path& from, const fs::path& out) {
+  auto in = GgufFile::open(test::data_path(kStories));
+  auto q = GgufFile::open(from.string());
+  GgufWriter w;
+  w.copy_metadata(*in);
+  for (const GgufTensorInfo& t : in->tensors()) {
+    const GgufTensorInfo& src = t.name == "token_embd.weight" ? *q->find_tensor(t.name) : t;
+    const GgufFile& f = t.name == "token_embd.weight" ? *q : *in;
+    w.add_tensor(t.name, src.type, std::vector<int64_t>(t.ne, t.ne + std::max<uint32_t>(t.n_dims, 1)),
+                 f.tensor_data(src), src.nbytes);
+  }
+  w.write(out.string());
+}
+
+// Mean KL-divergence of `model`'s next-token distributions from stories260K's
+// (F32) over windows of the held-out text.
+double heldout_kld(const std::string& model_path, int windows = 20) {
+  auto base = load_model(test::data_path(kStories));
+  auto m = load_model(model_path);
+  const TextSplit split = split_eval_text(test::slurp(test::data_path(kText)));
+  const std::vector<int32_t> tokens = m->tokenizer->encode(split.evaluation, true, false);
+  ContextParams cp;
+  cp.n_ctx = 128;
+  cp.n_batch = 128;
+  cp.n_threads = 1;
+  Context cb(*base, cp), cq(*m, cp);
+  const int n_vocab = m->config.n_vocab;
+  double kl = 0;
+  int64_t n = 0;
+  for (int i = 0; i < windows && int64_t(i + 1) * 128 <= int64_t(tokens.size()); ++i) {
+    cb.reset();
+    cq.reset();
+    cb.eval(&tokens[size_t(i) * 128], 128, true);
+    cq.eval(&tokens[size_t(i) * 128], 128, true);
+    for (int t = 0; t < 128; ++t) {
+      const float* a = cb.logits(t);
+      const float* b = cq.logits(t);
+      const float ma = *std::max_element(a, a + n_vocab), mb = *std::max_element(b, b + n_vocab);
+      double za = 0, zb = 0;
+      for (int v = 0; v < n_vocab; ++v) za += std::exp(double(a[v] - ma)), zb += std::exp(double(b[v] - mb));
+      for (int v = 0; v < n_vocab; ++v) {
+        const double pa = std::exp(double(a[v] - ma)) / za;
+        kl += pa * ((double(a[v] - ma) - std::log(za)) - (double(b[v] - mb) - std::log(zb)));
+      }
+      ++n;
+    }
+  }
+  return kl / double(n);
+}
+
+}  // namespace
+
+// Under GPTQ the token embedding gets a searched block scale and the
+// least-squares refit instead of round-to-nearest. It is the last stage, so
+// every other tensor is the same as with the embedding rounded to nearest;
+// and the embedding alone, put into the F32 model, moves its held-out
+// predictions less than the round-to-nearest embedding does.
+TEST(Calibrated, GptqEmbeddingMovesThePredictionsLessThanRoundToNearest) {
+  QINFER_REQUIRE_DATA(kStories);
+  QINFER_REQUIRE_DATA(kText);
+  const fs::path dir = test::scratch_dir();
+  QuantizeParams on = params(dir / "embd-gptq.gguf", "Q4_0", QuantMethod::Gptq);
+  QuantizeParams off = params(dir / "embd-rtn.gguf", "Q4_0", QuantMethod::Gptq);
+  off.calibrated.calibrate_embedding = false;
+  quantize_model(on);
+  quantize_model(off);
+  auto a = GgufFile::open(on.output), b = GgufFile::open(off.output);
+  bool embedding_differs = false;
+  for (const GgufTensorInfo& t : a->tensors()) {
+    const GgufTensorInfo* u = b->find_tensor(t.name);
+    ASSERT_TRUE(u) << t.name;
+    ASSERT_EQ(t.type, u->type) << t.name;
+    ASSERT_EQ(t.nbytes, u->nbytes) << t.name;
+    const bool same = std::memcmp(a->tensor_data(t), b->tensor_data(*u), t.nbytes) == 0;
+    if (t.name == "token_embd.weight")
+      embedding_differs = !same;
+    else
+      EXPECT_TRUE(same) << t.name;
+  }
+  EXPECT_TRUE(embedding_differs);
+  write_with_embedding_of(on.output, dir / "f32-embd-gptq.gguf");
+  write_with_embedding_of(off.output, dir / "f32-embd-rtn.gguf");
+  const double kl_gptq = heldout_kld((dir / "f32-embd-gptq.gguf").string());
+  const double kl_rtn = heldout_kld((dir / "f32-embd-rtn.gguf").string());
+  std::printf("  F32 with only token_embd Q4_0, held-out KLD: round to nearest %.5f  GPTQ %.5f\n", kl_rtn, kl_gptq);
+  EXPECT_LT(kl_gptq, kl_rtn);
 }
 
 // Calibration keeps each layer's input for every window and runs only that

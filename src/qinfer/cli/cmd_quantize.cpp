@@ -243,6 +243,7 @@ void define_quantize(CLI::App& cmd) {
   cmd.add_flag("!--no-awq-clip", c.awq_clip, "AWQ: skip the clipping search");
   cmd.add_option("--clip-candidates", c.clip_candidates, "GPTQ: clipping candidates per group, scored by GPTQ's own loss (1: the type's choice only)")->capture_default_str()->check(Allowed::ints(1, 30));
   cmd.add_flag("--float-target", c.float_target, "GPTQ: fit each layer's output to the float model's on the same tokens (GPTAQ), so it also makes up for the layers before it");
+  cmd.add_flag("--calibrate-embedding,!--no-calibrate-embedding", c.calibrate_embedding, "GPTQ: token_embd with a searched block scale and the least-squares refit (default on; off: round-to-nearest)");
   cmd.add_flag("!--no-refit", c.refit, "GPTQ/AWQ: keep the block parameters the type's quantizer chose (no least-squares refit to the codes)");
   cmd.add_flag("-v,--verbose", c.verbose, "GPTQ/AWQ: print each tensor's loss and AWQ's chosen alpha");
   cmd.add_flag("--awq-duo", c.awq_duo, "AWQ: AutoAWQ's duo scaling s = s_x^a / s_w^(1-a) instead of the paper's s = s_x^a");

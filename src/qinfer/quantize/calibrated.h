@@ -52,6 +52,9 @@ struct CalibratedOptions {
   // float weight on the quantized model's own inputs, ‖W·X − Ŵ·X‖: the
   // layer then also makes up for the error of what precedes it.
   bool float_target = false;
+  // The token embedding (a lookup: GPTQ has no inputs for it) with a searched
+  // block scale and the least-squares refit instead of round-to-nearest.
+  bool calibrate_embedding = true;
   int clip_candidates = 1;         // GPTQ: clipping candidates per group (1, 0.97, ...; 1: the type's choice only)
   bool refit = true;               // GPTQ/AWQ: block parameters refitted (least squares, output energy kept) once the codes are chosen
   // AWQ

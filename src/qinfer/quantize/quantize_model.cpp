@@ -285,6 +285,7 @@ QuantizeSummary quantize_model(const QuantizeParams& qp, const QuantizeProgressF
       set_last(w, "qinfer.quantize.gptq.damp", gguf_scalar(float(co.damp)));
       set_last(w, "qinfer.quantize.gptq.act_order", gguf_scalar(co.act_order));
       set_last(w, "qinfer.quantize.gptq.group_size", gguf_scalar(int32_t(co.group_size)));
+      set_last(w, "qinfer.quantize.gptq.embedding", gguf_scalar(co.calibrate_embedding));
     } else {
       set_last(w, "qinfer.quantize.awq.grid", gguf_scalar(int32_t(co.awq_grid)));
       set_last(w, "qinfer.quantize.awq.clip", gguf_scalar(co.awq_clip));
