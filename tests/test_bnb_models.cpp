@@ -196,6 +196,8 @@ TEST(BnbModels, LoadInBf16RoundsTheLinearLayers) {
   EXPECT_EQ(loaded->load_in.skipped, 0);
   EXPECT_EQ(loaded->load_in.bytes_after * 2, loaded->load_in.bytes_before);
   EXPECT_EQ(loaded->tok_embd->type, TypeId::F32);
+  // Stored runs tell the conversion apart from the file as it is.
+  EXPECT_EQ(file_type_name(*loaded), file_type_name(*f32) + ", loaded as BF16");
   for (int l = 0; l < 5; ++l) {
     const Tensor* a = f32->layers[size_t(l)].ffn_down;
     const Tensor* b = loaded->layers[size_t(l)].ffn_down;

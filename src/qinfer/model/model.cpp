@@ -71,7 +71,13 @@ std::string file_type_name_of(const GgufFile* gguf, TypeId dominant) {
 TypeId dominant_type(const Model& m) { return dominant_type_of(m.tensors); }
 TypeId dominant_type(const GgufFile& f) { return dominant_type_of(f.tensors()); }
 
-std::string file_type_name(const Model& m) { return file_type_name_of(m.gguf.get(), dominant_type(m)); }
+// A model converted while loading says so, so that stored runs of the same
+// file with and without --load-in are told apart ("F16, loaded as BF16").
+std::string file_type_name(const Model& m) {
+  const std::string name = file_type_name_of(m.gguf.get(), dominant_type(m));
+  if (m.load_in.converted == 0) return name;
+  return name + ", loaded as " + ascii_upper(type_info(m.load_in.type).name);
+}
 std::string file_type_name(const GgufFile& f) { return file_type_name_of(&f, dominant_type(f)); }
 
 std::string dominant_type_name(const Model& m) { return ascii_upper(type_info(dominant_type(m)).name); }
@@ -202,6 +208,7 @@ void convert_on_load(Model& m, LoadIn how) {
       m.load_in.bytes_before += t.nbytes;
       m.load_in.bytes_after += buf.size();
       ++m.load_in.converted;
+      m.load_in.type = to;
       t.type = to;
       t.data = buf.data();
       t.nbytes = buf.size();

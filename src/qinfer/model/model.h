@@ -47,6 +47,7 @@ struct LoadOptions {
 struct LoadInSummary {
   int converted = 0, skipped = 0;     // tensors converted / left (rows not a multiple of the block, quantized or the type already)
   uint64_t bytes_before = 0, bytes_after = 0;  // of the converted tensors
+  TypeId type = TypeId::F32;                   // what they were converted to (when converted > 0)
 };
 
 class Model {
