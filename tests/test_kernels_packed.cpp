@@ -17,6 +17,7 @@
 #include "qinfer/kernels/packed.h"
 #include "qinfer/kernels/packed_iq4_nlx16.h"
 #include "qinfer/kernels/packed_q4_0x16.h"
+#include "qinfer/kernels/packed_q5_0x16.h"
 #include "qinfer/kernels/packed_q8_0x16.h"
 #include "qinfer/quant/q4_0.h"
 #include "qinfer/quant/q8_0.h"
@@ -32,7 +33,7 @@ namespace q4_0x16 = kernels::q4_0x16;
 namespace {
 
 // The types with a packed layout, each checked by the generic tests below.
-const TypeId kPackedTypes[] = {TypeId::Q4_0, TypeId::Q8_0, TypeId::IQ4_NL};
+const TypeId kPackedTypes[] = {TypeId::Q4_0, TypeId::Q8_0, TypeId::Q5_0, TypeId::IQ4_NL};
 
 struct Operands {
   TypeId type = TypeId::Q4_0;
@@ -92,6 +93,7 @@ float scalar_dot(TypeId type, int64_t n, const void* w, const void* x) {
   switch (type) {
     case TypeId::Q4_0: return kernels::vec_dot_q4_0_q8_0_generic(n, w, x);
     case TypeId::Q8_0: return kernels::vec_dot_q8_0_q8_0_generic(n, w, x);
+    case TypeId::Q5_0: return kernels::vec_dot_q5_0_q8_0_generic(n, w, x);
     case TypeId::IQ4_NL: return kernels::vec_dot_iq4_nl_q8_0_generic(n, w, x);
     default: ADD_FAILURE() << "no scalar dot for " << type_info(type).name; return 0;
   }
@@ -126,6 +128,8 @@ TEST(PackedX16, SizeIsTheFileRowsPlusGroupPadding) {
   EXPECT_EQ(kernels::q8_0x16::bytes(96, 37), 2 * 1664u + 5 * 102u);  // 3 × 544 = 1632, padded to 64
   EXPECT_EQ(kernels::iq4_nlx16::bytes(5632, 2048), row_size(TypeId::IQ4_NL, 5632) * 2048);
   EXPECT_EQ(kernels::iq4_nlx16::bytes(96, 37), 2 * 896u + 5 * 54u);
+  EXPECT_EQ(kernels::q5_0x16::bytes(2048, 256), row_size(TypeId::Q5_0, 2048) * 256);
+  EXPECT_EQ(kernels::q5_0x16::bytes(96, 37), 2 * 1088u + 5 * 66u);  // 3 × 352 = 1056, padded to 64
 }
 
 // The layouts as the headers describe them, byte for byte.
@@ -148,9 +152,11 @@ TEST(PackedQ4_0x16, LayoutIsAsDocumented) {
 
 TEST(PackedX16, LayoutIsAsDocumented) {
   namespace x16 = kernels::x16;
-  for (TypeId type : {TypeId::Q8_0, TypeId::IQ4_NL}) {
+  for (TypeId type : {TypeId::Q8_0, TypeId::Q5_0, TypeId::IQ4_NL}) {
     const Operands o = make(type, 96, 37, 1, 7);
-    const x16::Layout& L = type == TypeId::Q8_0 ? kernels::q8_0x16::kLayout : kernels::iq4_nlx16::kLayout;
+    const x16::Layout& L = type == TypeId::Q8_0   ? kernels::q8_0x16::kLayout
+                           : type == TypeId::Q5_0 ? kernels::q5_0x16::kLayout
+                                                  : kernels::iq4_nlx16::kLayout;
     for (int64_t r = 0; r < 32; ++r) {
       const uint8_t* row = o.W.data() + size_t(r) * o.ws;
       const uint8_t* grp = x16::group(L, o.P, o.n, r / 16);
@@ -160,6 +166,16 @@ TEST(PackedX16, LayoutIsAsDocumented) {
         if (type == TypeId::Q8_0) {
           for (int e = 0; e < 32; ++e)  // element e = byte e of qs, stored + 128
             ASSERT_EQ(x16::codes(L, grp, ib)[64 * (e / 4) + 4 * j + e % 4], uint8_t(blk[2 + e] ^ 0x80)) << r << " " << ib;
+        } else if (type == TypeId::Q5_0) {
+          const auto& b5 = *reinterpret_cast<const BlockQ5_0*>(blk);
+          uint32_t qh;
+          std::memcpy(&qh, b5.qh, 4);
+          for (int b = 0; b < 16; ++b)
+            ASSERT_EQ(x16::codes(L, grp, ib)[64 * (b / 4) + 4 * j + b % 4], b5.qs[b]) << r << " " << ib;
+          for (int e = 0; e < 32; ++e)  // bit 4 of element e: bit e/4 of byte 4j + e%4 after the nibbles
+            ASSERT_EQ((x16::codes(L, grp, ib)[kernels::q5_0x16::kHighBitsOffset + 4 * j + e % 4] >> (e / 4)) & 1,
+                      int((qh >> e) & 1))
+                << r << " " << ib << " " << e;
         } else {
           for (int b = 0; b < 16; ++b)
             ASSERT_EQ(x16::codes(L, grp, ib)[64 * (b / 4) + 4 * j + b % 4], blk[2 + b]) << r << " " << ib;

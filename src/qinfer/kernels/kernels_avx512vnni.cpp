@@ -15,6 +15,7 @@
 #include "qinfer/kernels/kernel_table.h"
 #include "qinfer/kernels/packed_iq4_nlx16.h"
 #include "qinfer/kernels/packed_q4_0x16.h"
+#include "qinfer/kernels/packed_q5_0x16.h"
 #include "qinfer/kernels/packed_q8_0x16.h"
 #include "qinfer/quant/iq4_nl.h"
 #include "qinfer/quant/q2_k.h"
@@ -651,6 +652,8 @@ void fill_table_avx512vnni(KernelTable& t) {
   t.matmul_packed[uint32_t(TypeId::Q4_0)] = matmul_q4_0x16;
   set<QuantTile<DecQ4_1>>(t, TypeId::Q4_1);
   set<QuantTile<DecQ5_0>>(t, TypeId::Q5_0);
+  t.matmul[uint32_t(TypeId::Q5_0)] = matmul_lanes_auto<DecQ5_0>;  // the lane order, as IQ4_NL below
+  t.matmul_packed[uint32_t(TypeId::Q5_0)] = matmul_pk<PkQ5_0, q5_0x16::matmul_reference>;
   set<QuantTile<DecQ5_1>>(t, TypeId::Q5_1);
   set<QuantTile<DecQ8_0>>(t, TypeId::Q8_0);
   // Q8_0 keeps vec_dot's order (the KL golden; lanes_q8_0x16.inc says why),
