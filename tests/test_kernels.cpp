@@ -266,10 +266,13 @@ TEST_P(KernelIsa, QuantizedDotWithinQuantizationErrorOfExact) {
   }
 }
 
-// The VNNI matmul for Q4_0 (8 rows per vector, every token count) sums
-// blocks in the scalar reference's order, not in vec_dot's 8-lane order.
+// The VNNI matmul for Q4_0, Q5_0 and IQ4_NL (16 rows per vector, every token
+// count; their packed layouts' arithmetic) sums blocks in the scalar
+// reference's order, not in vec_dot's 8-lane order.
 namespace {
-bool lane_prefill(TypeId t, int64_t /*n_tok*/) { return kernels::active_isa() == Isa::Avx512 && t == TypeId::Q4_0; }
+bool lane_prefill(TypeId t, int64_t /*n_tok*/) {
+  return kernels::active_isa() == Isa::Avx512 && (t == TypeId::Q4_0 || t == TypeId::Q5_0 || t == TypeId::IQ4_NL);
+}
 }  // namespace
 
 // matmul_rows over row ranges and token counts that exercise every tile and

@@ -13,7 +13,10 @@
 #include <type_traits>
 
 #include "qinfer/kernels/kernel_table.h"
+#include "qinfer/kernels/packed_iq4_nlx16.h"
 #include "qinfer/kernels/packed_q4_0x16.h"
+#include "qinfer/kernels/packed_q5_0x16.h"
+#include "qinfer/kernels/packed_q8_0x16.h"
 #include "qinfer/quant/iq4_nl.h"
 #include "qinfer/quant/q2_k.h"
 #include "qinfer/quant/q3_k.h"
@@ -597,6 +600,7 @@ void matmul_lanes_auto(int64_t n, const void* W, size_t ws, int64_t r0, int64_t 
 }
 
 #include "qinfer/kernels/lanes_q4_0x16.inc"
+#include "qinfer/kernels/lanes_x16.inc"
 
 // Prefill with vec_dot's own summation order (bit-for-bit as the 1×8 path):
 // QuantTile R×C register tiles, cache-blocked as matmul_lanes_packed.
@@ -629,6 +633,8 @@ void matmul_blocked(int64_t n, const void* W, size_t ws, int64_t r0, int64_t r1,
   }
 }
 
+#include "qinfer/kernels/lanes_q8_0x16.inc"
+
 // 1 row × 8 tokens: one sequential weight stream (see set_q in
 // kernels_avx2.cpp), and 8 tokens per decoded block for prefill (TinyLlama
 // Q4_K pp64: 113 tokens/s vs 87 with 1×4, 73 with 4×4).
@@ -646,12 +652,19 @@ void fill_table_avx512vnni(KernelTable& t) {
   t.matmul_packed[uint32_t(TypeId::Q4_0)] = matmul_q4_0x16;
   set<QuantTile<DecQ4_1>>(t, TypeId::Q4_1);
   set<QuantTile<DecQ5_0>>(t, TypeId::Q5_0);
+  t.matmul[uint32_t(TypeId::Q5_0)] = matmul_lanes_auto<DecQ5_0>;  // the lane order, as IQ4_NL below
+  t.matmul_packed[uint32_t(TypeId::Q5_0)] = matmul_pk<PkQ5_0, q5_0x16::matmul_reference>;
   set<QuantTile<DecQ5_1>>(t, TypeId::Q5_1);
   set<QuantTile<DecQ8_0>>(t, TypeId::Q8_0);
-  // Q8_0 keeps vec_dot's order: the lane tile's reference order moves the
-  // stories260K Q8_0 KL-divergence summary off llama.cpp's golden values.
+  // Q8_0 keeps vec_dot's order (the KL golden; lanes_q8_0x16.inc says why),
+  // packed or not.
   t.matmul[uint32_t(TypeId::Q8_0)] = matmul_blocked<DecQ8_0, 4, 4>;
+  t.matmul_packed[uint32_t(TypeId::Q8_0)] = matmul_q8_0x16;
   set<QuantTile<DecIQ4_NL>>(t, TypeId::IQ4_NL);
+  // IQ4_NL in the lane tile's order, as Q4_0: its packed kernel (lanes_x16.inc)
+  // gives the same bits as this on the file's rows.
+  t.matmul[uint32_t(TypeId::IQ4_NL)] = matmul_lanes_auto<DecIQ4_NL>;
+  t.matmul_packed[uint32_t(TypeId::IQ4_NL)] = matmul_pk<PkIQ4_NL, iq4_nlx16::matmul_reference>;
   set<KTile<KDecQ2_K>>(t, TypeId::Q2_K);
   set<KTile<KDecQ3_K>>(t, TypeId::Q3_K);
   set<KTile<KDecQ4_K>>(t, TypeId::Q4_K);

@@ -1,6 +1,9 @@
 // The registry of packed weight layouts: one row per type that has one.
 #include "qinfer/kernels/packed.h"
+#include "qinfer/kernels/packed_iq4_nlx16.h"
 #include "qinfer/kernels/packed_q4_0x16.h"
+#include "qinfer/kernels/packed_q5_0x16.h"
+#include "qinfer/kernels/packed_q8_0x16.h"
 
 namespace qinfer::kernels {
 
@@ -8,6 +11,9 @@ namespace {
 
 const PackedFormat kFormats[] = {
     {TypeId::Q4_0, "q4_0x16", q4_0x16::kRows, q4_0x16::bytes, q4_0x16::pack, q4_0x16::matmul_reference},
+    {TypeId::Q8_0, "q8_0x16", q8_0x16::kRows, q8_0x16::bytes, q8_0x16::pack, q8_0x16::matmul_reference},
+    {TypeId::Q5_0, "q5_0x16", q5_0x16::kRows, q5_0x16::bytes, q5_0x16::pack, q5_0x16::matmul_reference},
+    {TypeId::IQ4_NL, "iq4_nlx16", iq4_nlx16::kRows, iq4_nlx16::bytes, iq4_nlx16::pack, iq4_nlx16::matmul_reference},
 };
 
 }  // namespace
