@@ -1,12 +1,14 @@
 // AVX-512 VNNI matmul over k-quant weights packed 16 rows at a time
 // (packed_kx16.h: q4_Kx16, q5_Kx16, q6_Kx16), for decode batches and prefill.
 //
-// Per super-block, 16-row group and token: each sub-block's exact dot of 16
-// rows is a chain of vpdpbusd (one per 4 elements, the activation broadcast
-// from memory), times the rows' scales (vpmulld), summed into one int32 per
-// row; the bias is 8 vpdpwssd of the rows' (min or scale) pairs with the
-// token's bsums pairs; then one float step per row, as KTile (kquant256.inc)
-// does it. So every row gets matmul_rows' bits (and vec_dot's), for any token
+// Per super-block and 16-row group, lane group l (the 4-element slice
+// 32J+4l..+3 of every chunk J) is one int32 vector of the 16 rows: per token
+// 8 × (vpmaddubsw, vpdpwssd with the row's sub-block scale) give KTile's lane
+// l integer for all 16 rows at once, its bias is one vpmaddwd of the rows'
+// (min or scale) pairs with the token's bsums pair, and each (row, lane l)
+// keeps its own float accumulator, folded at the end in hsum8's tree. So
+// every row gets KTile's integers and float operations in KTile's order: the
+// bits of matmul_rows on the file's rows (and of vec_dot), for any token
 // count or row split (batch invariance).
 #include <immintrin.h>
 
@@ -51,104 +53,75 @@ template <int From, int To>
 // a | (b & c), one vpternlogd.
 inline __m512i or_and(__m512i a, __m512i b, __m512i c) { return _mm512_ternarylogic_epi32(a, b, c, 0xF8); }
 
-// Codes of chunk pair v (0..3) as unsigned bytes: q[L] = lane slice L of
-// chunk ja(v), q[8 + L] = of chunk jb(v). kSeg: sub-blocks per chunk (Q6_K's
-// are 16 elements: slices 0-3 and 4-7).
+// The codes of lane group l (vectors at lg) as unsigned bytes, q[J] for chunk J.
 struct PackedQ4K {
   static constexpr TypeId kType = TypeId::Q4_K;
-  static constexpr size_t kCodeBytes = 2048;
+  static constexpr size_t kLaneBytes = 256;
   static constexpr bool kMin = true;
-  static constexpr int kSeg = 1;
-  static constexpr int ja(int v) { return 2 * v; }
-  static constexpr int jb(int v) { return 2 * v + 1; }
-  template <int V>
-  [[gnu::always_inline]] static inline void codes(const uint8_t* sb, __m512i* q) {
+  [[gnu::always_inline]] static inline void codes(const uint8_t* lg, __m512i* q) {
     const __m512i m = _mm512_set1_epi8(0x0F);
-    for (int L = 0; L < 8; ++L) {
-      const __m512i b = load512(sb + 512 * V + 64 * L);
-      q[L] = _mm512_and_si512(b, m);
-      q[8 + L] = _mm512_and_si512(_mm512_srli_epi16(b, 4), m);
+    for (int v = 0; v < 4; ++v) {
+      const __m512i b = load512(lg + 64 * v);
+      q[2 * v] = _mm512_and_si512(b, m);
+      q[2 * v + 1] = _mm512_and_si512(_mm512_srli_epi16(b, 4), m);
     }
   }
 };
 
 struct PackedQ5K {
   static constexpr TypeId kType = TypeId::Q5_K;
-  static constexpr size_t kCodeBytes = 2048 + 512;
+  static constexpr size_t kLaneBytes = 320;
   static constexpr bool kMin = true;
-  static constexpr int kSeg = 1;
-  static constexpr int ja(int v) { return 2 * v; }
-  static constexpr int jb(int v) { return 2 * v + 1; }
-  template <int V>
-  [[gnu::always_inline]] static inline void codes(const uint8_t* sb, __m512i* q) {
-    PackedQ4K::codes<V>(sb, q);
-    const __m512i bit4 = _mm512_set1_epi8(0x10);
-    for (int L = 0; L < 8; ++L) {
-      const __m512i h = load512(sb + 2048 + 64 * L);
-      q[L] = or_and(q[L], move_bits<2 * V, 4>(h), bit4);
-      q[8 + L] = or_and(q[8 + L], move_bits<2 * V + 1, 4>(h), bit4);
-    }
+  [[gnu::always_inline]] static inline void codes(const uint8_t* lg, __m512i* q) {
+    PackedQ4K::codes(lg, q);
+    const __m512i h = load512(lg + 256), bit4 = _mm512_set1_epi8(0x10);
+    static_for<0, 8>([&]<int J>() { q[J] = or_and(q[J], move_bits<J, 4>(h), bit4); });
   }
 };
 
 struct PackedQ6K {
   static constexpr TypeId kType = TypeId::Q6_K;
-  static constexpr size_t kCodeBytes = 2048 + 1024;
+  static constexpr size_t kLaneBytes = 384;
   static constexpr bool kMin = false;
-  static constexpr int kSeg = 2;
-  static constexpr int ja(int v) { return 4 * (v / 2) + v % 2; }
-  static constexpr int jb(int v) { return 4 * (v / 2) + v % 2 + 2; }
-  template <int V>
-  [[gnu::always_inline]] static inline void codes(const uint8_t* sb, __m512i* q) {
-    constexpr int H = V / 2, P = V % 2;
+  [[gnu::always_inline]] static inline void codes(const uint8_t* lg, __m512i* q) {
     const __m512i m = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
-    for (int L = 0; L < 8; ++L) {
-      const __m512i b = load512(sb + 512 * V + 64 * L);
-      const __m512i h = load512(sb + 2048 + 512 * H + 64 * L);
-      q[L] = or_and(_mm512_and_si512(b, m), move_bits<2 * P, 4>(h), bits45);
-      q[8 + L] = or_and(_mm512_and_si512(_mm512_srli_epi16(b, 4), m), move_bits<2 * P + 4, 4>(h), bits45);
-    }
+    static_for<0, 2>([&]<int H>() {
+      const __m512i h = load512(lg + 256 + 64 * H);
+      static_for<0, 2>([&]<int P>() {
+        const __m512i b = load512(lg + 64 * (2 * H + P));
+        q[4 * H + P] = or_and(_mm512_and_si512(b, m), move_bits<2 * P, 4>(h), bits45);
+        q[4 * H + P + 2] = or_and(_mm512_and_si512(_mm512_srli_epi16(b, 4), m), move_bits<2 * P + 4, 4>(h), bits45);
+      });
+    });
   }
 };
 
 template <class PD>
-constexpr size_t kSbBytes = (PD::kCodeBytes + kx16::kPairBytes + (PD::kMin ? 64 : 32) + 63) / 64 * 64;
+constexpr size_t kSbBytes = (8 * PD::kLaneBytes + kx16::kPairBytes + (PD::kMin ? 64 : 32) + 63) / 64 * 64;
 
-// A super-block's int8 pairs as multipliers: mult[kSeg·J + s] the int32 scale
-// of sub-block s of chunk J per row, bias[l] the int16 pair per row that
-// multiplies the token's (bsums[2l], bsums[2l+1]).
+// A super-block's int8 pairs as the dot and bias multipliers (int16 pairs per
+// row): scale[h][J] for lanes 4h..4h+3 of chunk J, bias[l] for lane l.
 struct SbScales {
-  __m512i mult[16];
+  __m512i scale[2][8];
   __m512i bias[8];
 };
 
 template <class PD>
 [[gnu::always_inline]] inline void load_scales(const uint8_t* pairs, SbScales& s) {
+  // Per dword: its first int16 twice, or its second twice.
+  const __m512i first = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13));
   const __m512i second = _mm512_broadcast_i32x4(_mm_setr_epi8(2, 3, 2, 3, 6, 7, 6, 7, 10, 11, 10, 11, 14, 15, 14, 15));
   for (int p = 0; p < 8; ++p) {
-    // dword j = (first, second) int16 of row j's pair p
     const __m512i e = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pairs + 32 * p)));
-    if constexpr (PD::kMin) {  // (scale, min) of sub-block p
-      s.mult[p] = _mm512_srai_epi32(_mm512_slli_epi32(e, 16), 16);
+    if constexpr (PD::kMin) {  // (scale, min) of sub-block p: every lane of chunk p, and lane p's mins
+      s.scale[0][p] = s.scale[1][p] = _mm512_shuffle_epi8(e, first);
       s.bias[p] = _mm512_shuffle_epi8(e, second);
     } else {  // Q6_K: the scales of sub-blocks 2p, 2p+1; the bias is offset 32 · scale
-      s.mult[2 * p] = _mm512_srai_epi32(_mm512_slli_epi32(e, 16), 16);
-      s.mult[2 * p + 1] = _mm512_srai_epi32(e, 16);
+      s.scale[0][p] = _mm512_shuffle_epi8(e, first);
+      s.scale[1][p] = _mm512_shuffle_epi8(e, second);
       s.bias[p] = _mm512_slli_epi16(e, 5);
     }
   }
-}
-
-// Σ over slices [L0, L0 + N) of chunk J's 4-element dots of the 16 rows with the token's y.
-template <int L0, int N>
-[[gnu::always_inline]] inline __m512i slice_dots(const __m512i* q, const int8_t* y) {
-  __m512i d[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
-  static_for<0, N>([&]<int i>() {
-    int32_t y4;
-    memcpy(&y4, y + 4 * (L0 + i), 4);
-    d[i % 2] = _mm512_dpbusd_epi32(d[i % 2], q[L0 + i], _mm512_set1_epi32(y4));
-  });
-  return _mm512_add_epi32(d[0], d[1]);
 }
 
 // Tokens per pass over a group: its float accumulators (8 per token) live on the stack.
@@ -160,57 +133,56 @@ template <class PD>
 void group_rows16(int64_t nb, const uint8_t* grp, const uint8_t* const* x, int nc, const uint8_t* next, float* Y,
                   int64_t ldy) {
   constexpr size_t sbb = kSbBytes<PD>;
-  __m512 acc[kTile];
-  __m512i isum[kTile];
-  for (int c = 0; c < nc; ++c) acc[c] = _mm512_setzero_ps();
+  __m512 acc[kTile][8];
+  __m512 ddx[kTile], dmx[kTile];
+  for (int c = 0; c < nc; ++c)
+    for (int l = 0; l < 8; ++l) acc[c][l] = _mm512_setzero_ps();
   for (int64_t ib = 0; ib < nb; ++ib) {
     const uint8_t* sb = grp + size_t(ib) * sbb;
     if (next)
       for (size_t o = 0; o < sbb; o += 64)
         _mm_prefetch(reinterpret_cast<const char*>(next + size_t(ib) * sbb + o), _MM_HINT_T0);
     SbScales s;
-    load_scales<PD>(sb + PD::kCodeBytes, s);
-    for (int c = 0; c < nc; ++c) isum[c] = _mm512_setzero_si512();
-    static_for<0, 4>([&]<int V>() {
-      __m512i q[16];
-      PD::template codes<V>(sb, q);
-      constexpr int ja = PD::ja(V), jb = PD::jb(V);
-      for (int c = 0; c < nc; ++c) {
-        const int8_t* y = reinterpret_cast<const BlockQ8_K*>(x[c])[ib].qs;
-        __m512i t;
-        if constexpr (PD::kSeg == 1) {
-          t = _mm512_mullo_epi32(slice_dots<0, 8>(q, y + 32 * ja), s.mult[ja]);
-          t = _mm512_add_epi32(t, _mm512_mullo_epi32(slice_dots<0, 8>(q + 8, y + 32 * jb), s.mult[jb]));
-        } else {
-          t = _mm512_mullo_epi32(slice_dots<0, 4>(q, y + 32 * ja), s.mult[2 * ja]);
-          t = _mm512_add_epi32(t, _mm512_mullo_epi32(slice_dots<4, 4>(q, y + 32 * ja), s.mult[2 * ja + 1]));
-          t = _mm512_add_epi32(t, _mm512_mullo_epi32(slice_dots<0, 4>(q + 8, y + 32 * jb), s.mult[2 * jb]));
-          t = _mm512_add_epi32(t, _mm512_mullo_epi32(slice_dots<4, 4>(q + 8, y + 32 * jb), s.mult[2 * jb + 1]));
-        }
-        isum[c] = _mm512_add_epi32(isum[c], t);
-      }
-    });
-    const size_t d_off = PD::kCodeBytes + kx16::kPairBytes;
+    load_scales<PD>(sb + 8 * PD::kLaneBytes, s);
+    const size_t d_off = 8 * PD::kLaneBytes + kx16::kPairBytes;
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + d_off)));
     for (int c = 0; c < nc; ++c) {
-      const BlockQ8_K& xb = reinterpret_cast<const BlockQ8_K*>(x[c])[ib];
-      __m512i b = _mm512_setzero_si512();
-      for (int l = 0; l < 8; ++l) {
-        int32_t bs2;
-        memcpy(&bs2, xb.bsums + 2 * l, 4);
-        b = _mm512_dpwssd_epi32(b, s.bias[l], _mm512_set1_epi32(bs2));
-      }
-      const __m512 dx = _mm512_set1_ps(xb.d);
-      if constexpr (PD::kMin) {
-        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + d_off + 32)));
-        acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(d, dx), _mm512_cvtepi32_ps(isum[c]), acc[c]);
-        acc[c] = _mm512_fnmadd_ps(_mm512_mul_ps(dmin, dx), _mm512_cvtepi32_ps(b), acc[c]);
-      } else {
-        acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(d, dx), _mm512_cvtepi32_ps(_mm512_sub_epi32(isum[c], b)), acc[c]);
-      }
+      const __m512 dx = _mm512_set1_ps(reinterpret_cast<const BlockQ8_K*>(x[c])[ib].d);
+      ddx[c] = _mm512_mul_ps(d, dx);
+      if constexpr (PD::kMin)
+        dmx[c] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb + d_off + 32))), dx);
     }
+    static_for<0, 8>([&]<int L>() {
+      __m512i q[8];
+      PD::codes(sb + L * PD::kLaneBytes, q);
+      for (int c = 0; c < nc; ++c) {
+        const BlockQ8_K& xb = reinterpret_cast<const BlockQ8_K*>(x[c])[ib];
+        __m512i is[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+        static_for<0, 8>([&]<int J>() {
+          int32_t y4;
+          memcpy(&y4, xb.qs + 32 * J + 4 * L, 4);
+          is[J % 2] = _mm512_dpwssd_epi32(is[J % 2], _mm512_maddubs_epi16(q[J], _mm512_set1_epi32(y4)),
+                                          s.scale[L / 4][J]);
+        });
+        int32_t bs2;
+        memcpy(&bs2, xb.bsums + 2 * L, 4);
+        const __m512i b = _mm512_madd_epi16(_mm512_set1_epi32(bs2), s.bias[L]);
+        const __m512i isum = _mm512_add_epi32(is[0], is[1]);
+        if constexpr (PD::kMin) {
+          acc[c][L] = _mm512_fmadd_ps(ddx[c], _mm512_cvtepi32_ps(isum), acc[c][L]);
+          acc[c][L] = _mm512_fnmadd_ps(dmx[c], _mm512_cvtepi32_ps(b), acc[c][L]);
+        } else {
+          acc[c][L] = _mm512_fmadd_ps(ddx[c], _mm512_cvtepi32_ps(_mm512_sub_epi32(isum, b)), acc[c][L]);
+        }
+      }
+    });
   }
-  for (int c = 0; c < nc; ++c) _mm512_storeu_ps(Y + c * ldy, acc[c]);
+  for (int c = 0; c < nc; ++c) {
+    const __m512* a = acc[c];
+    const __m512 lo = _mm512_add_ps(_mm512_add_ps(a[0], a[4]), _mm512_add_ps(a[2], a[6]));
+    const __m512 hi = _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7]));
+    _mm512_storeu_ps(Y + c * ldy, _mm512_add_ps(lo, hi));
+  }
 }
 
 // Whole groups through group_rows16: decode batches (<= kTile tokens) in one

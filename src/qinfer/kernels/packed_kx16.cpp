@@ -18,9 +18,9 @@ namespace qinfer::kernels::kx16 {
 
 namespace {
 
-const Shape kQ4K = {TypeId::Q4_K, sizeof(BlockQ4_K), 2048, true};
-const Shape kQ5K = {TypeId::Q5_K, sizeof(BlockQ5_K), 2048 + 512, true};
-const Shape kQ6K = {TypeId::Q6_K, sizeof(BlockQ6_K), 2048 + 1024, false};
+const Shape kQ4K = {TypeId::Q4_K, sizeof(BlockQ4_K), 4 * 64, true};
+const Shape kQ5K = {TypeId::Q5_K, sizeof(BlockQ5_K), 5 * 64, true};
+const Shape kQ6K = {TypeId::Q6_K, sizeof(BlockQ6_K), 6 * 64, false};
 
 // One row's super-block as the kernels see it. Codes are unsigned (Q6_K's
 // stored offset by 32, as KDecQ6_K gives them).
@@ -67,28 +67,29 @@ Plain from_file(TypeId t, const uint8_t* blk) {
   return p;
 }
 
-// Offsets of byte k (0..3) of row j in nibble vector (v, L) and high-bit vector (h, L).
-inline size_t nib(int v, int L, int j, int k) { return 512 * size_t(v) + 64 * size_t(L) + 4 * size_t(j) + size_t(k); }
-inline size_t hib(int h, int L, int j, int k) { return 2048 + 512 * size_t(h) + 64 * size_t(L) + 4 * size_t(j) + size_t(k); }
+// Offset of byte k (0..3) of row j in vector v of lane group l of a packed super-block.
+inline size_t at(const Shape& s, int l, int v, int j, int k) {
+  return size_t(l) * s.lane_bytes + 64 * size_t(v) + 4 * size_t(j) + size_t(k);
+}
 
 void store(const Shape& s, const Plain& p, int j, uint8_t* sb) {
-  for (int L = 0; L < 8; ++L)
+  for (int l = 0; l < kLaneGroups; ++l)
     for (int k = 0; k < 4; ++k) {
-      auto c = [&](int J) { return p.code[32 * J + 4 * L + k]; };
+      auto c = [&](int J) { return p.code[32 * J + 4 * l + k]; };
       if (s.type == TypeId::Q6_K) {
         for (int h = 0; h < 2; ++h) {
           for (int q = 0; q < 2; ++q)
-            sb[nib(2 * h + q, L, j, k)] = uint8_t((c(4 * h + q) & 15) | (c(4 * h + q + 2) & 15) << 4);
+            sb[at(s, l, 2 * h + q, j, k)] = uint8_t((c(4 * h + q) & 15) | (c(4 * h + q + 2) & 15) << 4);
           uint8_t hi = 0;
           for (int q = 0; q < 4; ++q) hi = uint8_t(hi | (c(4 * h + q) >> 4) << (2 * q));
-          sb[hib(h, L, j, k)] = hi;
+          sb[at(s, l, 4 + h, j, k)] = hi;
         }
       } else {
-        for (int v = 0; v < 4; ++v) sb[nib(v, L, j, k)] = uint8_t((c(2 * v) & 15) | (c(2 * v + 1) & 15) << 4);
+        for (int v = 0; v < 4; ++v) sb[at(s, l, v, j, k)] = uint8_t((c(2 * v) & 15) | (c(2 * v + 1) & 15) << 4);
         if (s.type == TypeId::Q5_K) {
           uint8_t hi = 0;
           for (int J = 0; J < 8; ++J) hi = uint8_t(hi | (c(J) >> 4) << J);
-          sb[hib(0, L, j, k)] = hi;
+          sb[at(s, l, 4, j, k)] = hi;
         }
       }
     }
@@ -99,18 +100,19 @@ void store(const Shape& s, const Plain& p, int j, uint8_t* sb) {
 
 Plain load(const Shape& s, const uint8_t* sb, int j) {
   Plain p;
-  for (int L = 0; L < 8; ++L)
+  for (int l = 0; l < kLaneGroups; ++l)
     for (int k = 0; k < 4; ++k)
       for (int J = 0; J < 8; ++J) {
         int c;
         if (s.type == TypeId::Q6_K) {
           const int h = J / 4, q = J % 4;
-          c = ((sb[nib(2 * h + (q & 1), L, j, k)] >> (4 * (q >> 1))) & 15) | ((sb[hib(h, L, j, k)] >> (2 * q)) & 3) << 4;
+          c = ((sb[at(s, l, 2 * h + (q & 1), j, k)] >> (4 * (q >> 1))) & 15) |
+              ((sb[at(s, l, 4 + h, j, k)] >> (2 * q)) & 3) << 4;
         } else {
-          c = (sb[nib(J / 2, L, j, k)] >> (4 * (J % 2))) & 15;
-          if (s.type == TypeId::Q5_K) c |= ((sb[hib(0, L, j, k)] >> J) & 1) << 4;
+          c = (sb[at(s, l, J / 2, j, k)] >> (4 * (J % 2))) & 15;
+          if (s.type == TypeId::Q5_K) c |= ((sb[at(s, l, 4, j, k)] >> J) & 1) << 4;
         }
-        p.code[32 * J + 4 * L + k] = uint8_t(c);
+        p.code[32 * J + 4 * l + k] = uint8_t(c);
       }
   for (int q = 0; q < 8; ++q) std::memcpy(p.pair[q], sb + pairs_offset(s) + 32 * q + 2 * j, 2);
   std::memcpy(&p.d, sb + d_offset(s) + 2 * j, 2);
@@ -137,30 +139,36 @@ void pack(const Shape& s, int64_t n, int64_t rows, const void* W, size_t w_strid
 }
 
 // KTile's arithmetic for one row and one token, written out: per super-block
-// the exact integer Σ over sub-blocks of scale · Σ code·y and the exact bias
-// (mins · bsums, or Q6_K's offset 32 · scale · bsums), then one float step.
+// lane l's exact integer sum of chunk slices 4l..4l+3 times their sub-block
+// scales, and its bias (mins · bsums, or Q6_K's offset 32 · scale · bsums);
+// each lane its own float accumulator, fused multiply-adds in KTile's order;
+// at the end hsum8's tree ((0+4)+(2+6)) + ((1+5)+(3+7)).
 float dot_row(const Shape& s, const Plain* blocks, int64_t nb, const BlockQ8_K* x) {
-  float acc = 0.0f;
+  float acc[8] = {};
   for (int64_t ib = 0; ib < nb; ++ib) {
     const Plain& p = blocks[ib];
     const BlockQ8_K& y = x[ib];
-    int32_t isum = 0, bias = 0;
-    for (int g = 0; g < 16; ++g) {  // 16-element halves of the chunks
-      const int scale = s.has_min ? p.pair[g / 2][0] : p.pair[g / 2][g % 2];
-      int32_t dot = 0;
-      for (int i = 16 * g; i < 16 * g + 16; ++i) dot += int32_t(p.code[i]) * y.qs[i];
-      isum += scale * dot;
-      bias += s.has_min ? p.pair[g / 2][1] * y.bsums[g] : 32 * p.pair[g / 2][g % 2] * y.bsums[g];
-    }
     const float d = fp16_to_f32(p.d) * y.d;
-    if (s.has_min) {
-      acc = std::fma(d, float(isum), acc);
-      acc = std::fma(-(fp16_to_f32(p.dmin) * y.d), float(bias), acc);
-    } else {
-      acc = std::fma(d, float(isum - bias), acc);
+    for (int l = 0; l < 8; ++l) {
+      int32_t isum = 0;
+      for (int J = 0; J < 8; ++J) {
+        // Q6_K: lanes 0-3 are the chunk's first 16-element sub-block, 4-7 its second.
+        const int scale = s.type == TypeId::Q6_K ? p.pair[J][l / 4] : p.pair[J][0];
+        int32_t dot = 0;
+        for (int k = 0; k < 4; ++k) dot += int32_t(p.code[32 * J + 4 * l + k]) * y.qs[32 * J + 4 * l + k];
+        isum += scale * dot;
+      }
+      const int32_t bias = s.has_min ? p.pair[l][1] * y.bsums[2 * l] + p.pair[l][1] * y.bsums[2 * l + 1]
+                                     : 32 * p.pair[l][0] * y.bsums[2 * l] + 32 * p.pair[l][1] * y.bsums[2 * l + 1];
+      if (s.has_min) {
+        acc[l] = std::fma(d, float(isum), acc[l]);
+        acc[l] = std::fma(-(fp16_to_f32(p.dmin) * y.d), float(bias), acc[l]);
+      } else {
+        acc[l] = std::fma(d, float(isum - bias), acc[l]);
+      }
     }
   }
-  return acc;
+  return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 }
 
 void reference(const Shape& s, int64_t n, const void* P, int64_t rows, int64_t r0, int64_t r1, const void* X,

@@ -1,26 +1,25 @@
 // q4_Kx16, q5_Kx16, q6_Kx16: k-quant weights 16 rows at a time, the layout the
-// AVX-512 VNNI kernels (kernels_kx16_avx512vnni.cpp) read with 64-byte loads,
-// lane j of every load being row j, so one vpdpbusd is a 4-element dot of 16
-// rows. The six-bit scales (and mins) are unpacked at pack time to one int8
-// pair per row and sub-block pair: the kernel's per-super-block set-up is a
-// sign extension and a shift or shuffle, no bit-twiddling.
+// AVX-512 VNNI kernels (kernels_kx16_avx512vnni.cpp) read with aligned 64-byte
+// loads, lane j of every load being row j. The six-bit scales (and mins) are
+// unpacked at pack time to one int8 pair per row and sub-block pair, so the
+// kernel's per-super-block set-up is a sign extension and a byte shuffle.
 //
-// Arithmetic (KTile's, kquant256.inc): per row and super-block one exact
-// int32 Σ scale·Σ(code·y) over the sub-blocks, codes unsigned (Q6_K offset by
-// 32), and one exact bias (mins · bsums, or 32 · scale · bsums for Q6_K); then
-// one float step, acc = fma(d·d_x, Σ, acc), acc = fma(−dmin·d_x, bias, acc)
-// (Q6_K: acc = fma(d·d_x, Σ − bias, acc)). The results are matmul_rows' bits.
+// The kernels reproduce KTile's arithmetic (kquant256.inc) per row: KTile sums
+// a super-block in 8 int32 lanes, lane l holding elements 32J+4l..32J+4l+3 of
+// every 32-element chunk J, each lane scaled into its own float accumulator.
+// Here "lane group" l is the same 4-element slice of every chunk, so lane
+// group l of the 16 rows is one int32 vector: the results are KTile's bits.
 //
 //   group g (rows 16g..16g+15), group_bytes(n) apart, 64-byte aligned, holds
 //   nb = n / 256 super-blocks of sb_bytes each; super-block ib at ib·sb_bytes:
-//     nibbles, vector (v, L) (v < 4, L < 8) at 512·v + 64·L, row j's 4 bytes at 4·j:
-//       q4_K, q5_K: qs[32v+4L..+3]       (low nibble chunk 2v, high 2v+1)
-//       q6_K:       ql[64h+32p+4L..+3]   (v = 2h+p; low nibble chunk 4h+p, high 4h+p+2)
-//     high bits, vector (h, L) at 2048 + 512·h + 64·L, row j at 4·j:
-//       q5_K: qh[4L..+3], h = 0       (bit J: chunk J's fifth bit)
-//       q6_K: qh[32h+4L..+3], h < 2   (bits 2p..2p+1: chunk 4h+p's top bits)
-//     (chunk J = elements 32J..32J+31; lane slice L = its elements 4L..4L+3)
-//     pairs, at code_bytes: pair q (0..7) at 32·q, row j's two int8 at 2·j:
+//     codes, lane group l (0..7) at l·lane_bytes, each 64-byte vector with row
+//     j's 4 bytes at 4·j:
+//       q4_K: vector c (0..3): qs[32c+4l..+3]  (low nibble chunk 2c, high 2c+1)
+//       q5_K: as q4_K, then vector 4: qh[4l..+3]  (bit J: high bit of chunk J)
+//       q6_K: vector 2h+p (h, p < 2): ql[64h+32p+4l..+3] (low nibble chunk
+//             4h+p, high 4h+p+2), then vector 4+h: qh[32h+4l..+3] (bits
+//             2p..2p+1: chunk 4h+p's high bits, p < 4)
+//     pairs, at 8·lane_bytes: pair q (0..7) at 32·q, row j's two int8 at 2·j:
 //       q4_K, q5_K: (scale, min) of 32-element sub-block q
 //       q6_K:       (scale of 16-element sub-block 2q, of 2q+1)
 //     d: 16 fp16 (row j at 2·j), then for q4_K and q5_K dmin: 16 fp16
@@ -35,20 +34,21 @@
 namespace qinfer::kernels::kx16 {
 
 constexpr int kRows = 16;
+constexpr int kLaneGroups = 8;
 constexpr size_t kPairBytes = 256;  // 8 pairs × 16 rows × 2 int8
 
 // One k-quant's packed shape.
 struct Shape {
   TypeId type;
   size_t file_block_bytes;  // the file's super-block of one row
-  size_t code_bytes;        // nibbles and high bits of one super-block of 16 rows
+  size_t lane_bytes;        // codes of one lane group of 16 rows
   bool has_min;             // q4_K, q5_K: a dmin row after d
 };
 
 const Shape& shape(TypeId type);  // Q4_K, Q5_K or Q6_K
 
 inline size_t sb_bytes(const Shape& s) {
-  const size_t raw = s.code_bytes + kPairBytes + (s.has_min ? 64 : 32);
+  const size_t raw = kLaneGroups * s.lane_bytes + kPairBytes + (s.has_min ? 64 : 32);
   return (raw + 63) / 64 * 64;
 }
 inline size_t group_bytes(const Shape& s, int64_t n) { return size_t(n / kQK_K) * sb_bytes(s); }
@@ -65,7 +65,7 @@ inline const uint8_t* tail_row(const Shape& s, const void* P, int64_t n, int64_t
          size_t(r - whole) * tail_row_bytes(s, n);
 }
 // Offsets inside one super-block of a group.
-inline size_t pairs_offset(const Shape& s) { return s.code_bytes; }
+inline size_t pairs_offset(const Shape& s) { return kLaneGroups * s.lane_bytes; }
 inline size_t d_offset(const Shape& s) { return pairs_offset(s) + kPairBytes; }
 inline size_t dmin_offset(const Shape& s) { return d_offset(s) + 32; }
 
