@@ -202,6 +202,34 @@ TEST(PackedKx16, MatmulBitwiseMatchesReferenceAndFileRows) {
   }
 }
 
+// Every x86 SIMD path's matmul_rows and vec_dot (KTile, 256-bit, with and
+// without VNNI) do the reference's arithmetic: the same bits, so a row's value
+// does not depend on whether it was packed or which x86 path ran it.
+TEST(PackedKx16, FileRowsOnEverySimdPathGiveTheReferenceBits) {
+  const kernels::Isa saved = kernels::active_isa();
+  int paths = 0;
+  for (kernels::Isa isa : {kernels::Isa::Avx2, kernels::Isa::Avx512}) {
+    if (!kernels::isa_supported(isa)) continue;
+    kernels::set_isa(isa);
+    ++paths;
+    for (TypeId type : kTypes)
+      for (int64_t n_tok : {1, 2, 3, 8, 11}) {
+        const Operands o = make(type, 768, 21, n_tok, uint32_t(n_tok * 7 + 1));
+        const std::vector<float> want = run_reference(o, 0, o.rows, o.rows);
+        std::vector<float> got(want.size(), -777.0f);
+        kernels::matmul_rows(type, o.n, o.W.data(), o.ws, 0, o.rows, o.X.data(), o.xs, n_tok, got.data(), o.rows);
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_EQ(std::memcmp(&got[i], &want[i], 4), 0) << kernels::isa_name(isa) << " " << type_info(type).name
+                                                          << " tok " << n_tok << " at " << i << ": " << got[i]
+                                                          << " vs " << want[i];
+        const float dot = kernels::vec_dot(type, o.n, o.W.data() + 5 * o.ws, o.X.data());
+        ASSERT_EQ(std::memcmp(&dot, &want[5], 4), 0) << kernels::isa_name(isa) << " vec_dot";
+      }
+  }
+  kernels::set_isa(saved);
+  if (paths == 0) GTEST_SKIP() << "no x86 SIMD path on this machine";
+}
+
 // A Q4_K_M model (Q4_K and Q6_K matrices) loaded with and without repacking:
 // the same logits, bit for bit, for one token and for a batch.
 TEST(RepackKquant, ModelLogitsUnchanged) {
