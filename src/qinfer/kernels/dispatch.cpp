@@ -56,7 +56,10 @@ void fill_avx512(KernelTable& t) {
   fill_table_avx512(t);
   fill_table_bnb_avx512(t);
   fill_attention_avx512(t);
-  if (x86_features().avx512vnni) fill_table_avx512vnni(t);
+  if (x86_features().avx512vnni) {
+    fill_table_avx512vnni(t);
+    fill_packed_kx16_avx512vnni(t);
+  }
   if (x86_features().avx512bf16) fill_table_avx512bf16(t);
 }
 const IsaSpec kIsas[] = {

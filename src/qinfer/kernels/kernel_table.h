@@ -34,6 +34,7 @@ void fill_table_avx2(KernelTable& t);       // kernels_avx2.cpp
 void fill_table_avx512(KernelTable& t);     // kernels_avx512.cpp (float types)
 void fill_table_avx512vnni(KernelTable& t); // kernels_avx512vnni.cpp (int8 block types)
 void fill_table_avx512bf16(KernelTable& t); // kernels_avx512bf16.cpp (BF16 weights with vdpbf16ps)
+void fill_packed_kx16_avx512vnni(KernelTable& t);  // kernels_kx16_avx512vnni.cpp (packed k-quants)
 void fill_table_neon(KernelTable& t);       // kernels_neon.cpp (ARMv8.0 NEON + FP16 conversions)
 void fill_table_neon_dot(KernelTable& t);   // kernels_neon_dot.cpp (int8 block types with SDOT)
 void fill_attention_generic(KernelTable& t);  // attention_generic.cpp
