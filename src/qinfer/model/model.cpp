@@ -74,9 +74,8 @@ TypeId dominant_type(const GgufFile& f) { return dominant_type_of(f.tensors()); 
 // A model converted while loading says so, so that stored runs of the same
 // file with and without --load-in are told apart ("F16, loaded as BF16").
 std::string file_type_name(const Model& m) {
-  const std::string name = file_type_name_of(m.gguf.get(), dominant_type(m));
-  if (m.load_in.converted == 0) return name;
-  return name + ", loaded as " + ascii_upper(type_info(m.load_in.type).name);
+  if (m.load_in.converted == 0) return file_type_name_of(m.gguf.get(), dominant_type(m));
+  return m.load_in.file_type + ", loaded as " + ascii_upper(type_info(m.load_in.type).name);
 }
 std::string file_type_name(const GgufFile& f) { return file_type_name_of(&f, dominant_type(f)); }
 
@@ -187,6 +186,7 @@ FileFormat sniff_format(const std::string& path) {
 void convert_on_load(Model& m, LoadIn how) {
   const TypeId to = load_in_type(how);
   const TypeInfo& dst = type_info(to);
+  m.load_in.file_type = file_type_name(m);
   std::vector<float> row;
   for (const LayerWeights& L : m.layers)
     for (const Tensor* ct : {L.wq, L.wk, L.wv, L.wo, L.ffn_gate, L.ffn_up, L.ffn_down}) {

@@ -48,6 +48,7 @@ struct LoadInSummary {
   int converted = 0, skipped = 0;     // tensors converted / left (rows not a multiple of the block, quantized or the type already)
   uint64_t bytes_before = 0, bytes_after = 0;  // of the converted tensors
   TypeId type = TypeId::F32;                   // what they were converted to (when converted > 0)
+  std::string file_type;                       // the model's type name as loaded from the file, before
 };
 
 class Model {
