@@ -1,5 +1,5 @@
 // AVX-512 (F/BW/VL/DQ) kernels for the float weight types: 16 lanes, masked
-// loads for the tail, 3 rows × 8 tokens per tile in the 32 zmm registers.
+// loads for the tail, 4 rows × 6 tokens per tile in the 32 zmm registers.
 // Block types stay on the AVX2 code unless kernels_avx512vnni.cpp replaces them.
 #include <immintrin.h>
 
@@ -40,7 +40,7 @@ struct L512BF16 {
 
 // FMA into one float accumulator per output, whatever the tile shape, so a
 // (row, token) result is the same in every tile and tail (batch invariance,
-// tests/test_kernels_batch_invariance.cpp); the 3×8 tiles keep 24 chains in flight.
+// tests/test_kernels_batch_invariance.cpp); the 4×6 tiles keep 24 chains in flight.
 template <class L>
 struct FloatTile512 {
   static constexpr bool kTokenMajor = true;
@@ -83,10 +83,11 @@ struct FloatTile512 {
   }
 };
 
-// 3 × 8 tiles (24 accumulators, 3 weight and 1 activation register) in blocks
-// of 48 rows: single-thread 2048 × 2048 F16 against 512 tokens (bench
-// matmul_prefill) 168 GFLOP/s against 153 for 4 × 4 tiles in 64-row blocks and
-// 147 for 4 × 4 tiles over the whole row range; 4 × 6 and 6 × 4 in between.
+// 4 × 6 tiles (24 accumulators, 4 weight and 1 activation register) in blocks
+// of 32 rows: single-thread 2048 × {2048, 5632} F16 against 512 tokens (bench
+// matmul_prefill) 160-170 GFLOP/s, as 3 × 8 in 48-row blocks within the noise,
+// against 153 for 4 × 4 tiles in 64-row blocks and 147 for 4 × 4 tiles over
+// the whole row range. The 4-row tiles end with hsum16x4.
 template <class Tile>
 void set(KernelTable& t, TypeId id) {
   t.vec_dot[uint32_t(id)] = vec_dot_tiled<Tile>;
