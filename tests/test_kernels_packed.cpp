@@ -24,6 +24,7 @@
 #include "qinfer/model/model.h"
 #include "qinfer/model/repack.h"
 #include "qinfer/runtime/context.h"
+#include "logits_compare.h"
 #include "test_util.h"
 
 using namespace qinfer;
@@ -298,18 +299,7 @@ TEST(Repack, ModelLogitsUnchanged) {
       EXPECT_EQ(packed->repack.tensors, 0);
     }
     const std::vector<int32_t> toks = {1, 450, 4996, 17354, 1701, 432, 17204, 975, 278, 17366, 11203};
-    for (int batch : {1, 11}) {
-      ContextParams cp;
-      cp.n_ctx = 32;
-      cp.n_threads = 2;
-      cp.n_batch = batch;
-      Context a(*plain, cp), b(*packed, cp);
-      a.eval(toks.data(), int(toks.size()), true);
-      b.eval(toks.data(), int(toks.size()), true);
-      for (int t = 0; t < int(toks.size()); ++t)
-        ASSERT_EQ(std::memcmp(a.logits(t), b.logits(t), sizeof(float) * size_t(plain->config.n_vocab)), 0)
-            << name << " batch " << batch << " token " << t;
-    }
+    test::expect_same_logits(*plain, *packed, toks, {1, 11}, name);
   }
 }
 

@@ -21,6 +21,7 @@
 #include "qinfer/quant/q6_k.h"
 #include "qinfer/quant/q8_k.h"
 #include "qinfer/runtime/context.h"
+#include "logits_compare.h"
 #include "test_util.h"
 
 using namespace qinfer;
@@ -249,16 +250,5 @@ TEST(RepackKquant, ModelLogitsUnchanged) {
   }
   const std::vector<int32_t> toks = {1, 450, 4996, 17354, 1701, 432, 17204, 975, 278, 17366, 11203, 29892, 322,
                                      278, 1700, 29892, 17354, 450, 4996, 1};
-  for (int batch : {1, 20}) {
-    ContextParams cp;
-    cp.n_ctx = 32;
-    cp.n_threads = 2;
-    cp.n_batch = batch;
-    Context a(*plain, cp), b(*packed, cp);
-    a.eval(toks.data(), int(toks.size()), true);
-    b.eval(toks.data(), int(toks.size()), true);
-    for (int t = 0; t < int(toks.size()); ++t)
-      ASSERT_EQ(std::memcmp(a.logits(t), b.logits(t), sizeof(float) * size_t(plain->config.n_vocab)), 0)
-          << "batch " << batch << " token " << t;
-  }
+  test::expect_same_logits(*plain, *packed, toks, {1, 20}, "Q4_K_M");
 }
