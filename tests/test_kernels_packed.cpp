@@ -117,14 +117,10 @@ std::string type_name(const ::testing::TestParamInfo<TypeId>& info) { return typ
 
 }  // namespace
 
-TEST(PackedQ4_0x16, SizeIsTheFileRowsPlusGroupPadding) {
-  EXPECT_EQ(q4_0x16::bytes(2048, 256), row_size(TypeId::Q4_0, 2048) * 256);      // even block count: no padding
-  EXPECT_EQ(q4_0x16::bytes(5632, 2048), row_size(TypeId::Q4_0, 5632) * 2048);
-  EXPECT_EQ(q4_0x16::group_bytes(96), 896u);  // 3 blocks × 288 = 864, padded to 64
-  EXPECT_EQ(q4_0x16::bytes(96, 37), 2 * 896u + 5 * 54u);
-}
-
 TEST(PackedX16, SizeIsTheFileRowsPlusGroupPadding) {
+  EXPECT_EQ(q4_0x16::bytes(2048, 256), row_size(TypeId::Q4_0, 2048) * 256);  // even block count: no padding
+  EXPECT_EQ(q4_0x16::bytes(5632, 2048), row_size(TypeId::Q4_0, 5632) * 2048);
+  EXPECT_EQ(q4_0x16::bytes(96, 37), 2 * 896u + 5 * 54u);  // 3 blocks × 288 = 864, padded to 64
   EXPECT_EQ(kernels::q8_0x16::bytes(2048, 256), row_size(TypeId::Q8_0, 2048) * 256);
   EXPECT_EQ(kernels::q8_0x16::bytes(96, 37), 2 * 1664u + 5 * 102u);  // 3 × 544 = 1632, padded to 64
   EXPECT_EQ(kernels::iq4_nlx16::bytes(5632, 2048), row_size(TypeId::IQ4_NL, 5632) * 2048);
@@ -134,28 +130,12 @@ TEST(PackedX16, SizeIsTheFileRowsPlusGroupPadding) {
 }
 
 // The layouts as the headers describe them, byte for byte.
-TEST(PackedQ4_0x16, LayoutIsAsDocumented) {
-  const Operands o = make(96, 37, 1, 7);
-  const int64_t nb = 3;
-  for (int64_t r = 0; r < 32; ++r) {
-    const auto* row = reinterpret_cast<const BlockQ4_0*>(o.W.data() + size_t(r) * o.ws);
-    const uint8_t* grp = q4_0x16::group(o.P, o.n, r / 16);
-    const int j = int(r % 16);
-    for (int64_t ib = 0; ib < nb; ++ib) {
-      for (int b = 0; b < 16; ++b)
-        ASSERT_EQ(q4_0x16::codes(grp, ib)[64 * (b / 4) + 4 * j + b % 4], row[ib].qs[b]) << r << " " << ib;
-      ASSERT_EQ(std::memcmp(q4_0x16::scales(grp, o.n, ib) + 2 * j, &row[ib].d, 2), 0);
-    }
-  }
-  for (int64_t r = 32; r < 37; ++r)
-    ASSERT_EQ(std::memcmp(q4_0x16::tail_row(o.P, o.n, o.rows, r), o.W.data() + size_t(r) * o.ws, o.ws), 0);
-}
-
 TEST(PackedX16, LayoutIsAsDocumented) {
   namespace x16 = kernels::x16;
-  for (TypeId type : {TypeId::Q8_0, TypeId::Q5_0, TypeId::IQ4_NL}) {
+  for (TypeId type : {TypeId::Q4_0, TypeId::Q8_0, TypeId::Q5_0, TypeId::IQ4_NL}) {
     const Operands o = make(type, 96, 37, 1, 7);
-    const x16::Layout& L = type == TypeId::Q8_0   ? kernels::q8_0x16::kLayout
+    const x16::Layout& L = type == TypeId::Q4_0   ? q4_0x16::kLayout
+                           : type == TypeId::Q8_0 ? kernels::q8_0x16::kLayout
                            : type == TypeId::Q5_0 ? kernels::q5_0x16::kLayout
                                                   : kernels::iq4_nlx16::kLayout;
     for (int64_t r = 0; r < 32; ++r) {

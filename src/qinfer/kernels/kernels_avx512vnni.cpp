@@ -599,7 +599,6 @@ void matmul_lanes_auto(int64_t n, const void* W, size_t ws, int64_t r0, int64_t 
     matmul_batch<D>(n, W, ws, r0, r1, X, xs, n_tok, Y, ldy);
 }
 
-#include "qinfer/kernels/lanes_q4_0x16.inc"
 #include "qinfer/kernels/lanes_x16.inc"
 
 // Prefill with vec_dot's own summation order (bit-for-bit as the 1×8 path):
@@ -649,7 +648,7 @@ void set(KernelTable& t, TypeId id) {
 void fill_table_avx512vnni(KernelTable& t) {
   set<QuantTile<DecQ4_0>>(t, TypeId::Q4_0);
   t.matmul[uint32_t(TypeId::Q4_0)] = matmul_lanes_auto<DecQ4_0>;
-  t.matmul_packed[uint32_t(TypeId::Q4_0)] = matmul_q4_0x16;
+  t.matmul_packed[uint32_t(TypeId::Q4_0)] = matmul_pk<PkQ4_0, q4_0x16::matmul_reference>;
   set<QuantTile<DecQ4_1>>(t, TypeId::Q4_1);
   set<QuantTile<DecQ5_0>>(t, TypeId::Q5_0);
   t.matmul[uint32_t(TypeId::Q5_0)] = matmul_lanes_auto<DecQ5_0>;  // the lane order, as IQ4_NL below

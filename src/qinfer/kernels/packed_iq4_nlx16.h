@@ -1,9 +1,8 @@
 // iq4_nlx16: IQ4_NL weights 16 rows at a time in the x16 layout (packed_x16.h),
-// the nibbles placed as q4_0x16 places Q4_0's: dword d (d < 4) of a block's
-// codes holds qs[4d..4d+3] of row j (low nibbles: elements 4d..4d+3, high
-// nibbles: 16+4d..16+4d+3). The VNNI kernels split them with two ANDs and a
-// shift per 64-byte load and look the 4-bit indices up with vpshufb in the
-// codebook shifted by +128 (unsigned operands for vpdpbusd).
+// the nibbles placed as q4_0x16 places Q4_0's (packed_q4_0x16.h). The VNNI
+// kernels split them with two ANDs and a shift per 64-byte load and look the
+// 4-bit indices up with vpshufb in the codebook shifted by +128 (unsigned
+// operands for vpdpbusd).
 #pragma once
 #include <cstddef>
 #include <cstdint>

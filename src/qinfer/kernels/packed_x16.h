@@ -1,11 +1,11 @@
 // The 16-row interleaved layout shared by the packed formats of the 32-element
-// block types whose blocks begin with one fp16 scale (q8_0x16, iq4_nlx16; the
-// older q4_0x16 has its own header with the same arithmetic):
+// block types whose blocks begin with one fp16 scale (q4_0x16, q5_0x16,
+// q8_0x16, iq4_nlx16):
 //
 //   group g (rows 16g..16g+15), group_bytes(n) apart, 64-byte aligned:
 //     codes: block ib at ib·code_block: dword k of the block's codes, row j at
 //            64·k + 4·j: lane j of a 512-bit load is row j (what dword k holds
-//            is the type's: packed_q8_0x16.h, packed_iq4_nlx16.h)
+//            is the type's: packed_q4_0x16.h, packed_q8_0x16.h, ...)
 //     scales: after the nb code blocks, block ib at nb·code_block + 32·ib: row
 //            j's fp16 d at 2·j
 //   the rows % 16 rows after the last whole group: the file's rows, row_block·nb bytes each.
