@@ -124,7 +124,7 @@ TEST(KlDivergence, WriterRoundTrip) {
   const float logits[n_vocab] = {1.0f, -3.0f, 0.5f, 10.0f, -20.0f, 2.25f, 0.0f};
   {
     KldBaseWriter w((dir / "base.bin").string(), n_ctx, n_vocab, 2, toks.data());
-    for (int i = 0; i < 2 * (n_ctx - 1 - n_ctx / 2); ++i) w.add_row(logits);
+    for (int i = 0; i < 2 * (n_ctx - 1 - n_ctx / 2); ++i) w.add_row(logits, -1.0);
     w.finish();
   }
   KldBaseReader r((dir / "base.bin").string());

@@ -6,7 +6,9 @@
 #include <cstring>
 
 #include "qinfer/core/error.h"
+#include "qinfer/core/fnv1a.h"
 #include "qinfer/core/mapped_file.h"
+#include "qinfer/eval/measured_nll.h"
 
 namespace qinfer {
 
@@ -36,6 +38,8 @@ KldBaseReader::KldBaseReader(const std::string& path) : file_(std::make_unique<M
                      std::to_string(uint64_t(need)) + " from its header (truncated?)");
   tokens_ = reinterpret_cast<const int32_t*>(p + 20);
   rows_ = reinterpret_cast<const uint16_t*>(p + 20 + size_t(n_ctx_) * n_chunk_ * 4);
+  const uint64_t fp = fnv1a(rows_, row_len_ * 2, fnv1a(p, 20 + size_t(n_ctx_) * n_chunk_ * 4));
+  measured_ = read_measured_nll(path, n_ctx_, n_vocab_, n_chunk_, fp, size_t(n_chunk_) * size_t(rows_per_chunk()));
 }
 
 KldBaseReader::~KldBaseReader() = default;
@@ -49,16 +53,21 @@ void KldBaseReader::log_probs(int chunk, int row, float* out) const {
 }
 
 KldBaseWriter::KldBaseWriter(const std::string& path, int n_ctx, int n_vocab, int n_chunk, const int32_t* tokens)
-    : file_(path), n_vocab_(n_vocab), row_(row_len_for(n_vocab), 0) {
+    : file_(path),
+      n_vocab_(n_vocab),
+      row_(row_len_for(n_vocab), 0),
+      measured_(std::make_unique<MeasuredNllWriter>(path, n_ctx, n_vocab, n_chunk)) {
   const int32_t hdr[3] = {n_ctx, n_vocab, n_chunk};
+  const size_t token_bytes = sizeof(int32_t) * size_t(n_ctx) * size_t(n_chunk);
   file_.write(kMagic, 8);
   file_.write(hdr, sizeof hdr);
-  file_.write(tokens, sizeof(int32_t) * size_t(n_ctx) * size_t(n_chunk));
+  file_.write(tokens, token_bytes);
+  fingerprint_ = fnv1a(tokens, token_bytes, fnv1a(hdr, sizeof hdr, fnv1a(kMagic, 8)));
 }
 
 KldBaseWriter::~KldBaseWriter() = default;
 
-void KldBaseWriter::add_row(const float* logits) {
+void KldBaseWriter::add_row(const float* logits, double target_log_prob) {
   float max_logit = logits[0], min_logit = logits[0];
   for (int i = 1; i < n_vocab_; ++i) {
     max_logit = std::max(max_logit, logits[i]);
@@ -78,8 +87,16 @@ void KldBaseWriter::add_row(const float* logits) {
     row_[size_t(4 + i)] = v > 0 ? uint16_t(std::min(65535.0f, std::nearbyint(v * inv_scale))) : 0;
   }
   file_.write(row_.data(), sizeof(uint16_t) * row_.size());
+  if (first_row_) fingerprint_ = fnv1a(row_.data(), sizeof(uint16_t) * row_.size(), fingerprint_);
+  first_row_ = false;
+  measured_->add(target_log_prob);
 }
 
-void KldBaseWriter::finish() { file_.commit(); }
+// The sidecar first: a logits file is never left without its own sidecar
+// beside an older one's.
+void KldBaseWriter::finish() {
+  measured_->finish(fingerprint_);
+  file_.commit();
+}
 
 }  // namespace qinfer

@@ -4,6 +4,7 @@
 // int32 tokens[n_ctx * n_chunk], then per chunk (n_ctx - 1 - n_ctx/2) rows of
 // 2*((n_vocab+1)/2)+4 uint16: float32 scale, float32 min_log_prob, n_vocab q
 // with log p = min_log_prob + scale * q (q = 0 at or below max_logit - 16).
+// qinfer also writes the measured target log-probs beside it (measured_nll.h).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -15,6 +16,7 @@
 namespace qinfer {
 
 class MappedFile;
+class MeasuredNllWriter;
 
 class KldBaseReader {
  public:
@@ -27,6 +29,12 @@ class KldBaseReader {
   const int32_t* tokens() const { return tokens_; }
   // Decodes one row of base log-probabilities into out (n_vocab floats).
   void log_probs(int chunk, int row, float* out) const;
+  // The baseline's measured log-prob of the row's target (its "<path>.nll"
+  // sidecar); only when has_measured_log_probs().
+  bool has_measured_log_probs() const { return !measured_.empty(); }
+  double measured_log_prob(int chunk, int row) const {
+    return measured_[size_t(chunk) * size_t(rows_per_chunk()) + size_t(row)];
+  }
 
  private:
   std::unique_ptr<MappedFile> file_;
@@ -34,21 +42,25 @@ class KldBaseReader {
   const int32_t* tokens_ = nullptr;
   const uint16_t* rows_ = nullptr;
   size_t row_len_ = 0;  // uint16 per row
+  std::vector<double> measured_;
 };
 
 class KldBaseWriter {
  public:
   KldBaseWriter(const std::string& path, int n_ctx, int n_vocab, int n_chunk, const int32_t* tokens);
   ~KldBaseWriter();
-  // Appends one scored position's logits.
-  void add_row(const float* logits);
-  // Commits the file (core/atomic_file.h); until then nothing is under its name.
+  // Appends one scored position's logits and its target's measured log-prob.
+  void add_row(const float* logits, double target_log_prob);
+  // Commits the file (core/atomic_file.h) and its sidecar; until then nothing is under their names.
   void finish();
 
  private:
   AtomicFile file_;
   int n_vocab_;
   std::vector<uint16_t> row_;
+  uint64_t fingerprint_;
+  bool first_row_ = true;
+  std::unique_ptr<MeasuredNllWriter> measured_;
 };
 
 }  // namespace qinfer

@@ -23,6 +23,29 @@ double covariance(double sa, double sb, double sab, int64_t n) {
   return (sab / double(n) - (sa / double(n)) * (sb / double(n))) / double(n - 1);
 }
 
+struct BaseComparison {
+  ValueErr ppl_base, ln_ppl_ratio, ppl_ratio, ppl_diff;
+  double cor_ln_ppl = 0;
+};
+
+// PPL(base) and PPL(Q) against it, from the base's NLL sums and their cross sum with Q's.
+BaseComparison compare_with_base(const ValueErr& log_ppl, double nll, double base_nll, double base_nll2,
+                                 double nll_nll_base, int64_t n) {
+  BaseComparison c;
+  const ValueErr log_base = mean_and_uncertainty(base_nll, base_nll2, n);
+  c.ppl_base = {std::exp(log_base.value), std::exp(log_base.value) * log_base.err};
+  const double cov = covariance(nll, base_nll, nll_nll_base, n);
+  c.cor_ln_ppl = log_ppl.err > 0 && log_base.err > 0 ? cov / (log_ppl.err * log_base.err) : 0;
+  const double ratio_unc2 = log_ppl.err * log_ppl.err + log_base.err * log_base.err - 2 * cov;
+  c.ln_ppl_ratio = {log_ppl.value - log_base.value, std::sqrt(std::max(0.0, ratio_unc2))};
+  c.ppl_ratio = {std::exp(c.ln_ppl_ratio.value), std::exp(c.ln_ppl_ratio.value) * c.ln_ppl_ratio.err};
+  const double ppl = std::exp(log_ppl.value), ppl_err = ppl * log_ppl.err;
+  const double diff_unc2 =
+      ppl_err * ppl_err + c.ppl_base.err * c.ppl_base.err - 2 * ppl * c.ppl_base.value * cov;
+  c.ppl_diff = {ppl - c.ppl_base.value, std::sqrt(std::max(0.0, diff_unc2))};
+  return c;
+}
+
 }  // namespace
 
 KldSummary summarize_kld(const PerplexityResult& r) {
@@ -34,16 +57,19 @@ KldSummary summarize_kld(const PerplexityResult& r) {
   s.count = n;
   const ValueErr log_ppl = mean_and_uncertainty(r.nll, r.nll2, n);
   s.ppl = {std::exp(log_ppl.value), std::exp(log_ppl.value) * log_ppl.err};
-  const ValueErr log_base = mean_and_uncertainty(k.base_nll, k.base_nll2, n);
-  s.ppl_base = {std::exp(log_base.value), std::exp(log_base.value) * log_base.err};
-  const double cov = covariance(r.nll, k.base_nll, k.nll_nll_base, n);
-  s.cor_ln_ppl = log_ppl.err > 0 && log_base.err > 0 ? cov / (log_ppl.err * log_base.err) : 0;
-  const double ratio_unc2 = log_ppl.err * log_ppl.err + log_base.err * log_base.err - 2 * cov;
-  s.ln_ppl_ratio = {log_ppl.value - log_base.value, std::sqrt(std::max(0.0, ratio_unc2))};
-  s.ppl_ratio = {std::exp(s.ln_ppl_ratio.value), std::exp(s.ln_ppl_ratio.value) * s.ln_ppl_ratio.err};
-  const double diff_unc2 =
-      s.ppl.err * s.ppl.err + s.ppl_base.err * s.ppl_base.err - 2 * s.ppl.value * s.ppl_base.value * cov;
-  s.ppl_diff = {s.ppl.value - s.ppl_base.value, std::sqrt(std::max(0.0, diff_unc2))};
+  const BaseComparison file_base = compare_with_base(log_ppl, r.nll, k.base_nll, k.base_nll2, k.nll_nll_base, n);
+  s.ppl_base = file_base.ppl_base;
+  s.cor_ln_ppl = file_base.cor_ln_ppl;
+  s.ln_ppl_ratio = file_base.ln_ppl_ratio;
+  s.ppl_ratio = file_base.ppl_ratio;
+  s.ppl_diff = file_base.ppl_diff;
+  if (k.has_measured_base) {
+    const BaseComparison m =
+        compare_with_base(log_ppl, r.nll, k.measured_base_nll, k.measured_base_nll2, k.nll_nll_measured_base, n);
+    s.has_measured_base = true;
+    s.measured_ppl_base = m.ppl_base;
+    s.measured_ppl_diff = m.ppl_diff;
+  }
 
   double sk = 0, sk2 = 0, sp = 0, sp2 = 0, sp4 = 0;
   for (double v : k.kld) {
@@ -109,6 +135,11 @@ std::string format_kld_summary(const KldSummary& s) {
   line("Mean ln(PPL(Q)/PPL(base))     : %10.6f ± %10.6f\n", s.ln_ppl_ratio.value, s.ln_ppl_ratio.err);
   line("Mean PPL(Q)/PPL(base)         : %10.6f ± %10.6f\n", s.ppl_ratio.value, s.ppl_ratio.err);
   line("Mean PPL(Q)-PPL(base)         : %10.6f ± %10.6f\n", s.ppl_diff.value, s.ppl_diff.err);
+  if (s.has_measured_base) {
+    // Not llama-perplexity's: the base's own measured perplexity, without the logits file's floor.
+    line("Measured PPL(base)            : %10.6f ± %10.6f\n", s.measured_ppl_base.value, s.measured_ppl_base.err);
+    line("PPL(Q) - measured PPL(base)   : %10.6f ± %10.6f\n", s.measured_ppl_diff.value, s.measured_ppl_diff.err);
+  }
   line("\n====== KL divergence statistics ======\n");
   line("Mean    KLD: %10.6f ± %10.6f\n", s.kld_mean.value, s.kld_mean.err);
   line("Maximum KLD: %10.6f\n", s.kld_max);

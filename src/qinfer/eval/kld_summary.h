@@ -27,6 +27,10 @@ struct KldSummary {
   ValueErr ppl, ppl_base;
   double cor_ln_ppl = 0;             // correlation of ln PPL(Q) and ln PPL(base), 0..1
   ValueErr ln_ppl_ratio, ppl_ratio, ppl_diff;
+  // From the base's measured log-probs (measured_nll.h), when the logits file has them:
+  // ΔPPL as the difference of two measured perplexities, which optimize and the store use.
+  bool has_measured_base = false;
+  ValueErr measured_ppl_base, measured_ppl_diff;
   ValueErr kld_mean;
   double kld_max = 0, kld_p999 = 0, kld_p99 = 0, kld_median = 0, kld_p10 = 0, kld_p5 = 0, kld_p1 = 0, kld_min = 0;
   ValueErr p_diff_mean;              // fractions (llama.cpp prints them ×100 %)

@@ -69,7 +69,7 @@ PerplexityResult perplexity(Context& ctx, const std::vector<int32_t>& text_token
       res.nll -= lp;
       res.nll2 += lp * lp;
       ++res.n_scored;
-      if (params.save) params.save->add_row(logits);
+      if (params.save) params.save->add_row(logits, lp);
       if (params.base) {
         params.base->log_probs(i, j - first, base_lp.data());
         // KL(base || model) over base log-probs above the -16 floor, as llama.cpp.
@@ -90,6 +90,13 @@ PerplexityResult perplexity(Context& ctx, const std::vector<int32_t>& text_token
         s.base_nll -= lpb_t;
         s.base_nll2 += lpb_t * lpb_t;
         s.nll_nll_base += lp * lpb_t;
+        if (params.base->has_measured_log_probs()) {
+          const double lpm = params.base->measured_log_prob(i, j - first);
+          s.has_measured_base = true;
+          s.measured_base_nll -= lpm;
+          s.measured_base_nll2 += lpm * lpm;
+          s.nll_nll_measured_base += lp * lpm;
+        }
         s.p_diff.push_back(float(std::exp(lp) - std::exp(lpb_t)));
         if (argmax(base_lp.data(), n_vocab) == argmax(logits, n_vocab)) ++s.same_top;
       }

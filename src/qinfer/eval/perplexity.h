@@ -28,6 +28,10 @@ struct KldStats {
   int64_t same_top = 0;
   double base_nll = 0, base_nll2 = 0;
   double nll_nll_base = 0;            // sum of nll(Q)·nll(base): their covariance (kld_summary.h)
+  // The same three sums over the baseline's measured log-probs, when its
+  // logits file has them (measured_nll.h): nll(base) without the file's floor.
+  bool has_measured_base = false;
+  double measured_base_nll = 0, measured_base_nll2 = 0, nll_nll_measured_base = 0;
   double mean() const;  // the rest of the summary: summarize_kld (kld_summary.h)
   double same_top_fraction() const { return kld.empty() ? 0 : double(same_top) / double(kld.size()); }
 };

@@ -47,9 +47,14 @@ void add_memory_metrics(RunRecord& run, int64_t model_bytes, int64_t kv_bytes, i
 void add_kld_metrics(RunRecord& run, const KldSummary& s) {
   run.add(metric::kPpl, s.ppl.value);
   run.add(metric::kPplErr, s.ppl.err);
-  run.add("ppl_base", s.ppl_base.value);
-  run.add(metric::kDeltaPpl, s.ppl_diff.value);
-  run.add(metric::kDeltaPplErr, s.ppl_diff.err);
+  // ΔPPL against the base's measured perplexity where its logits file has it;
+  // else llama-perplexity's, from the floored log-probs in the file.
+  const ValueErr& base = s.has_measured_base ? s.measured_ppl_base : s.ppl_base;
+  const ValueErr& diff = s.has_measured_base ? s.measured_ppl_diff : s.ppl_diff;
+  run.add("ppl_base", base.value);
+  run.add("ppl_base_from_logits", s.ppl_base.value);
+  run.add(metric::kDeltaPpl, diff.value);
+  run.add(metric::kDeltaPplErr, diff.err);
   run.add(metric::kLnPplRatio, s.ln_ppl_ratio.value);
   run.add(metric::kLnPplRatioErr, s.ln_ppl_ratio.err);
   run.add(metric::kKldMean, s.kld_mean.value);
