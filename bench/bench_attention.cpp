@@ -1,7 +1,8 @@
 // Google Benchmark of the attention kernel (kernels/attention.h) at
 // TinyLlama's shape: head_dim 64, 8 query heads per KV head (32 / 4), per
 // cache type and ISA, for one decode token and for a prefill tile of 16
-// tokens, at 512 and 2048 cached keys. Reports keys/s (query rows × keys seen).
+// tokens, at 512 and 2048 cached keys (F16 also at 8192: 1 token and Forward's
+// 8-token tile). Reports keys/s (query rows × keys seen).
 //   qinfer_bench_kernels --benchmark_filter='attention/f16' --benchmark_min_time=0.2
 // Registered from this file; bench_kernels.cpp's main runs it.
 #include <benchmark/benchmark.h>
@@ -82,6 +83,14 @@ const bool registered = [] {
                                    "/keys=" + std::to_string(n_keys) + "/tok=" + std::to_string(n_tok);
           benchmark::RegisterBenchmark(name.c_str(), bm_attention, t, isa, n_keys, n_tok);
         }
+  // Long context, F16 cache (the default): one decode token and the tile of
+  // 8 tokens × 8 heads (64 rows) that Forward hands out per job, at depth 8192.
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+    for (int n_tok : {1, 8}) {
+      const std::string name = std::string("attention/f16/") + kernels::isa_name(isa) +
+                               "/keys=8192/tok=" + std::to_string(n_tok);
+      benchmark::RegisterBenchmark(name.c_str(), bm_attention, TypeId::F16, isa, 8192, n_tok);
+    }
   return true;
 }();
 

@@ -133,6 +133,11 @@ TEST_P(AttentionIsa, F16CacheIsGgmlArithmetic) {
   std::vector<Shape> shapes(std::begin(kShapes), std::end(kShapes));
   for (int hd : {8, 12, 40}) shapes.push_back({hd, 16, 4, 2, 29});  // F16 takes any head dimension (stories260K: 8)
   shapes.push_back({64, 64, 3, 8, 301});  // many 16-key softmax groups, a ragged last one
+  // Several 16-row score blocks, a token split between two of them, 4-row tiles
+  // that straddle tokens (3 heads), and a head dimension with a 16-lane tail.
+  shapes.push_back({64, 16, 7, 3, 50});
+  shapes.push_back({72, 16, 5, 4, 33});
+  shapes.push_back({64, 32, 6, 8, 700});
   for (const Shape& s : shapes) {
     const Pool pool(TypeId::F16, TypeId::F16, s.hd, s.block, s.pos0 + s.n_tok, uint32_t(s.hd + 11));
     const auto q = make_q(s.n_tok, s.n_heads, s.hd, uint32_t(s.pos0 + 3));

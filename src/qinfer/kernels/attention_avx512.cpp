@@ -111,6 +111,68 @@ inline void sum_pv(const float* p, int nk, float* acc, const float* vf, int hd) 
   }
 }
 
+// Rows per register tile of the F16-V steps (Avx512Ops::kRowTile).
+constexpr int kRows = 4;
+
+// Chain l of qk_f16_dot for kRows rows: c[r] = fma-sum over d ≡ l (mod 16),
+// d ascending; each K vector is loaded once for all the rows.
+inline void chain_rows(const float* qf, int hd, const float* kf, int l, __m512* c) {
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) c[r] = _mm512_setzero_ps();
+  for (int d = l; d < hd; d += 16) {
+    const __m512 k = _mm512_loadu_ps(kf + 16 * size_t(d));
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) c[r] = _mm512_fmadd_ps(k, _mm512_set1_ps(qf[size_t(r) * hd + d]), c[r]);
+  }
+}
+
+// qk_f16_dot's tree restricted to chains l, l+8 (pair) and l, l+4, l+8, l+12
+// (quad): ([l] + [l+8]) + ([l+4] + [l+12]), the first two levels of hsum16.
+inline void pair_rows(const float* qf, int hd, const float* kf, int l, __m512* out) {
+  __m512 t[kRows];
+  chain_rows(qf, hd, kf, l, out);
+  chain_rows(qf, hd, kf, l + 8, t);
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) out[r] = _mm512_add_ps(out[r], t[r]);
+}
+inline void quad_rows(const float* qf, int hd, const float* kf, int l, __m512* out) {
+  __m512 t[kRows];
+  pair_rows(qf, hd, kf, l, out);
+  pair_rows(qf, hd, kf, l + 4, t);
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) out[r] = _mm512_add_ps(out[r], t[r]);
+}
+
+// acc_r[d0 + c] += p_r[j] · v_j[d0 + c] (multiply, then add) for kRows rows,
+// c < 16·NV, key by key: mul_add's operations, each V vector loaded once.
+template <int NV>
+inline void mul_add_rows_cols(const float* p, size_t ps, int nk, float* acc, const float* vf, int hd, int d0) {
+  __mmask16 km[NV];
+  __m512 a[kRows][NV];
+#pragma GCC unroll 4
+  for (int i = 0; i < NV; ++i) km[i] = first(hd - d0 - 16 * i);
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+    for (int i = 0; i < NV; ++i) a[r][i] = _mm512_maskz_loadu_ps(km[i], acc + size_t(r) * hd + d0 + 16 * i);
+  for (int j = 0; j < nk; ++j) {
+    __m512 v[NV];
+    const float* vr = vf + size_t(j) * hd + d0;
+#pragma GCC unroll 4
+    for (int i = 0; i < NV; ++i) v[i] = _mm512_maskz_loadu_ps(km[i], vr + 16 * i);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 pj = _mm512_set1_ps(p[size_t(r) * ps + j]);
+#pragma GCC unroll 4
+      for (int i = 0; i < NV; ++i) a[r][i] = _mm512_add_ps(a[r][i], _mm512_mul_ps(pj, v[i]));
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+    for (int i = 0; i < NV; ++i) _mm512_mask_storeu_ps(acc + size_t(r) * hd + d0 + 16 * i, km[i], a[r][i]);
+}
+
 struct Avx512Ops {
   static void k_to_float(const uint8_t* tile, int hd, float* kf) {
     for (int i = 0; i < hd * kKeyTile; i += 16) _mm512_storeu_ps(kf + i, load_f16x16(tile + 2 * size_t(i)));
@@ -236,6 +298,39 @@ struct Avx512Ops {
   // acc[d] += p_j · v_j[d] key by key, multiply then add (no fma), up to 128 columns in registers.
   static void mul_add(const float* p, int nk, float* acc, const float* vf, int hd) {
     sum_pv<false>(p, nk, acc, vf, hd);
+  }
+
+  // The register-tiled forms of qk_f16_dot and mul_add (attention_driver.inc).
+  static constexpr int kRowTile = kRows;
+
+  // qk_f16_dot for kRows rows, chain by chain so that few vectors are live:
+  // (b0 + b2) + (b1 + b3) with b_l = ([l] + [l+8]) + ([l+4] + [l+12]), which
+  // are hsum16's additions.
+  static void qk_f16_dot_rows(const float* qf, int hd, const float* kf, float scale, int nk, float* p, size_t ps) {
+    __m512 e0[kRows], e1[kRows], t[kRows];
+    quad_rows(qf, hd, kf, 0, e0);
+    quad_rows(qf, hd, kf, 2, t);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) e0[r] = _mm512_add_ps(e0[r], t[r]);
+    quad_rows(qf, hd, kf, 1, e1);
+    quad_rows(qf, hd, kf, 3, t);
+    const __mmask16 valid = first(nk);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 s = _mm512_add_ps(e0[r], _mm512_add_ps(e1[r], t[r]));
+      _mm512_mask_storeu_ps(p + size_t(r) * ps, valid, _mm512_mul_ps(s, _mm512_set1_ps(scale)));
+    }
+  }
+
+  static void mul_add_rows(const float* p, size_t ps, int nk, float* acc, const float* vf, int hd) {
+    for (int d = 0; d < hd; d += 64) {
+      switch (std::min(4, (hd - d + 15) / 16)) {
+        case 1: mul_add_rows_cols<1>(p, ps, nk, acc, vf, hd, d); break;
+        case 2: mul_add_rows_cols<2>(p, ps, nk, acc, vf, hd, d); break;
+        case 3: mul_add_rows_cols<3>(p, ps, nk, acc, vf, hd, d); break;
+        default: mul_add_rows_cols<4>(p, ps, nk, acc, vf, hd, d); break;
+      }
+    }
   }
 
   // The F16-V softmax (ScalarOps::softmax_f16's operations, 16 keys per vector).
