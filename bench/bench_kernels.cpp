@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "qinfer/core/huge_buffer.h"
 #include "qinfer/kernels/kernel_types.h"
 #include "qinfer/kernels/kernels.h"
 #include "qinfer/kernels/packed.h"
@@ -142,8 +143,9 @@ void bm_matmul_packed(benchmark::State& st, TypeId t, Isa isa, int64_t n, int64_
   const int64_t rows = dram ? (int64_t(64) << 20) / int64_t(row_size(t, n)) / 16 * 16 : 256;
   Data d(t, n, rows, n_tok);
   const kernels::PackedFormat& f = *kernels::packed_format(t);
-  std::vector<uint8_t> buf(f.bytes(n, rows) + 64);
-  uint8_t* P = buf.data() + (64 - uintptr_t(buf.data()) % 64) % 64;
+  // Memory as the loader's (model/repack.cpp): huge pages unless QINFER_NO_HUGEPAGES=1.
+  HugeBuffer buf(f.bytes(n, rows));
+  uint8_t* P = buf.data();
   f.pack(n, rows, d.W.data(), d.ws, P);
   d.W = {};  // only the packed copy is read
   std::vector<float> Y(static_cast<size_t>(rows * n_tok));

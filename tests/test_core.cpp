@@ -15,6 +15,7 @@
 #include "qinfer/core/cpu_info.h"
 #include "qinfer/core/error.h"
 #include "qinfer/core/format.h"
+#include "qinfer/core/huge_buffer.h"
 #include "qinfer/core/peak_rss.h"
 #include "qinfer/core/stats.h"
 #include "qinfer/core/threads.h"
@@ -257,4 +258,28 @@ TEST(AtomicFile, DevicesAreWrittenInPlace) {
   write_file_atomically("/dev/null", "discarded");
   EXPECT_TRUE(fs::is_character_file("/dev/null"));
   EXPECT_FALSE(fs::exists("/dev/null.tmp." + std::to_string(::getpid())));
+}
+
+// The repacked weights' and the bandwidth kernel's memory: zeroed, 2 MiB
+// aligned unless QINFER_NO_HUGEPAGES opts out, writable end to end, and it
+// moves (the model keeps it in a vector).
+TEST(HugeBuffer, ZeroedAlignedAndMovable) {
+  const size_t bytes = (size_t(3) << 20) + 123;
+  HugeBuffer b(bytes);
+  ASSERT_NE(b.data(), nullptr);
+  EXPECT_EQ(b.size(), bytes);
+  if (huge_pages_allowed_by_env()) EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % (size_t(2) << 20), 0u);
+  size_t nonzero = 0;
+  for (size_t i = 0; i < bytes; ++i) nonzero += b.data()[i] != 0;
+  EXPECT_EQ(nonzero, 0u);
+  std::memset(b.data(), 7, bytes);
+  HugeBuffer moved(std::move(b));
+  EXPECT_EQ(b.data(), nullptr);
+  EXPECT_EQ(b.size(), 0u);
+  ASSERT_EQ(moved.size(), bytes);
+  EXPECT_EQ(moved.data()[bytes - 1], 7);
+  HugeBuffer other;
+  other = std::move(moved);
+  EXPECT_EQ(other.data()[0], 7);
+  EXPECT_EQ(HugeBuffer(0).data(), nullptr);
 }

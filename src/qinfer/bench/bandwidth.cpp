@@ -12,6 +12,7 @@
 #include <string>
 
 #include "qinfer/core/error.h"
+#include "qinfer/core/huge_buffer.h"
 #include "qinfer/core/thread_pool.h"
 
 namespace qinfer::bench {
@@ -33,22 +34,20 @@ uint64_t read_sum(const void* p, size_t bytes) {
 double measure_read_bandwidth_here(const BandwidthOptions& o) {
   const size_t page = 4096;
   const size_t bytes = std::max<size_t>(o.bytes / page * page, page);
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
-  std::unique_ptr<void, Free> buf(std::aligned_alloc(page, bytes));
-  if (!buf) throw Error("read bandwidth: cannot allocate " + std::to_string(bytes >> 20) + " MiB");
+  // The memory the repacked weights live in (huge pages where the system
+  // allows them): the roofline divides by what the weights' memory can give.
+  HugeBuffer buf(bytes);
   ThreadPool pool(std::max(1, o.threads));
   // Each thread first-touches the part it will read (its NUMA node, its pages).
   pool.parallel_for(int64_t(bytes / page), [&](int64_t p0, int64_t p1) {
-    std::memset(static_cast<char*>(buf.get()) + size_t(p0) * page, 1, size_t(p1 - p0) * page);
+    std::memset(reinterpret_cast<char*>(buf.data()) + size_t(p0) * page, 1, size_t(p1 - p0) * page);
   });
   double best = 0;
   volatile uint64_t sink = 0;
   for (int rep = 0; rep < std::max(1, o.repetitions) + 1; ++rep) {
     const auto t0 = std::chrono::steady_clock::now();
     pool.parallel_for(int64_t(bytes / page), [&](int64_t p0, int64_t p1) {
-      sink = sink + read_sum(static_cast<char*>(buf.get()) + size_t(p0) * page, size_t(p1 - p0) * page);
+      sink = sink + read_sum(reinterpret_cast<char*>(buf.data()) + size_t(p0) * page, size_t(p1 - p0) * page);
     });
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (rep > 0) best = std::max(best, double(bytes) / s);  // pass 0 warms up

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "qinfer/core/huge_buffer.h"
 #include "qinfer/model/config.h"
 #include "qinfer/model/repack.h"
 #include "qinfer/model/tensor.h"
@@ -77,6 +78,7 @@ class Model {
   std::unique_ptr<MappedFile> mapped;
   std::vector<std::vector<float>> owned;  // tensors converted at load (e.g. norms to F32)
   std::vector<std::vector<uint8_t>> owned_bytes;  // quantized at load (--load-in) or expanded (double quant)
+  std::vector<HugeBuffer> packed_arenas;  // the repacked weight matrices (model/repack.h)
   LoadInSummary load_in;
   RepackSummary repack;
 };

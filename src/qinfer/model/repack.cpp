@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "qinfer/core/huge_buffer.h"
 #include "qinfer/formats/gguf.h"
 #include "qinfer/kernels/packed.h"
 #include "qinfer/model/model.h"
@@ -55,14 +56,27 @@ RepackSummary repack_weights(Model& m) {
     for (const Tensor* t : {L.wq, L.wk, L.wv, L.wo, L.ffn_gate, L.ffn_up, L.ffn_down}) targets.push_back(t);
   // A classifier shared with the embedding stays: the embedding's lookups read the file's rows.
   if (m.output && m.output != m.tok_embd) targets.push_back(m.output);
-  std::vector<const Tensor*> done;
+  // Every packed matrix in one huge-page arena (core/huge_buffer.h), each at a
+  // 64-byte boundary: one mapping and at most one partly used huge page.
+  std::vector<Tensor*> chosen;
+  size_t total = 0;
   for (const Tensor* ct : targets) {
     if (!ct || ct->packed || !repacks(ct->type, ct->ne[0], ct->rows()) || !m.gguf->maps(ct->data, ct->nbytes)) continue;
-    Tensor& t = const_cast<Tensor&>(*ct);
+    if (std::find(chosen.begin(), chosen.end(), ct) != chosen.end()) continue;
+    chosen.push_back(const_cast<Tensor*>(ct));
+    total += (kernels::packed_format(ct->type)->bytes(ct->ne[0], ct->rows()) + 63) / 64 * 64;
+  }
+  if (chosen.empty()) return s;
+  HugeBuffer& arena = m.packed_arenas.emplace_back(total);
+  s.huge_pages = arena.huge();
+  size_t offset = 0;
+  std::vector<const Tensor*> done;
+  for (Tensor* tp : chosen) {
+    Tensor& t = *tp;
     const kernels::PackedFormat& f = *kernels::packed_format(t.type);
     const size_t bytes = f.bytes(t.ne[0], t.rows());
-    std::vector<uint8_t>& buf = m.owned_bytes.emplace_back(bytes + 63);
-    uint8_t* dst = buf.data() + (64 - uintptr_t(buf.data()) % 64) % 64;
+    uint8_t* dst = arena.data() + offset;
+    offset += (bytes + 63) / 64 * 64;
     // A slice of whole groups at a time, each slice's file pages dropped as
     // soon as it is packed: the file's copy and the packed one overlap by one
     // slice, not by a whole tensor (the 36 MiB classifier of TinyLlama).

@@ -18,6 +18,7 @@ struct RepackSummary {
   uint64_t bytes = 0;       // their packed bytes (resident instead of the file's)
   uint64_t file_bytes = 0;  // their bytes in the file
   uint64_t largest_slice_bytes = 0;  // the file's pages resident beside the packed copy at most
+  bool huge_pages = false;  // the packed copy was advised into huge pages (core/huge_buffer.h)
 };
 
 // False when QINFER_NO_REPACK is set to anything but "" or "0".
