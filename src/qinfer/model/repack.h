@@ -3,6 +3,9 @@
 // it, and the file's pages of those tensors are dropped from memory, so the
 // resident weights stay one copy. The GGUF on disk is untouched; Tensor::data
 // still points at the file (valid to read: dropped pages fault back in).
+// Matrices without a packed layout (F16, BF16, F32, the types the active path
+// has no packed kernel for) are copied as they are into the same huge-page
+// arena (core/huge_buffer.h), and there Tensor::data points at the copy.
 // Opt out with LoadOptions::repack = false (`--no-repack`) or QINFER_NO_REPACK=1.
 #pragma once
 #include <cstdint>
