@@ -92,11 +92,11 @@ void KldBaseWriter::add_row(const float* logits, double target_log_prob) {
   measured_->add(target_log_prob);
 }
 
-// The sidecar first: a logits file is never left without its own sidecar
-// beside an older one's.
+// The logits first, so a failure to write names the file the user asked for;
+// an older sidecar left beside them no longer matches their fingerprint.
 void KldBaseWriter::finish() {
-  measured_->finish(fingerprint_);
   file_.commit();
+  measured_->finish(fingerprint_);
 }
 
 }  // namespace qinfer

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "qinfer/core/atomic_file.h"
+#include "qinfer/core/error.h"
 #include "qinfer/core/mapped_file.h"
 #include "qinfer/core/warn.h"
 
@@ -28,12 +29,19 @@ MeasuredNllWriter::~MeasuredNllWriter() = default;
 
 void MeasuredNllWriter::finish(uint64_t fingerprint) {
   if (path_.empty()) return;
-  AtomicFile f(path_);
-  f.write(kMagic, 8);
-  f.write(dims_, sizeof dims_);
-  f.write(&fingerprint, 8);
-  f.write(values_.data(), values_.size() * sizeof(double));
-  f.commit();
+  try {
+    AtomicFile f(path_);
+    f.write(kMagic, 8);
+    f.write(dims_, sizeof dims_);
+    f.write(&fingerprint, 8);
+    f.write(values_.data(), values_.size() * sizeof(double));
+    f.commit();
+  } catch (const InputError& e) {
+    // The logits are written; without their sidecar ΔPPL falls back to llama-perplexity's formula.
+    std::error_code ec;
+    std::filesystem::remove(path_, ec);
+    warn(std::string(e.what()) + " (the measured log-probs beside the logits; PPL(base) will be recomputed from them)");
+  }
 }
 
 std::vector<double> read_measured_nll(const std::string& logits_path, int n_ctx, int n_vocab, int n_chunk,

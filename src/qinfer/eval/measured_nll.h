@@ -28,7 +28,8 @@ class MeasuredNllWriter {
   MeasuredNllWriter(const std::string& logits_path, int n_ctx, int n_vocab, int n_chunk);
   ~MeasuredNllWriter();
   void add(double target_log_prob) { values_.push_back(target_log_prob); }
-  // `fingerprint` of the logits file as written; commits the sidecar.
+  // `fingerprint` of the logits file as written; commits the sidecar. A
+  // failure to write it (full disk) is a warning: the logits stand alone.
   void finish(uint64_t fingerprint);
 
  private:
