@@ -1,32 +1,20 @@
 // iq4_nlx16 packing and its scalar reference (layout in packed_iq4_nlx16.h).
 #include "qinfer/kernels/packed_iq4_nlx16.h"
 
-#include <cstring>
-
 namespace qinfer::kernels::iq4_nlx16 {
 
 namespace {
 
-void put_codes(const uint8_t* row_block, int j, uint8_t* code_block) {
-  const auto& b = *reinterpret_cast<const BlockIQ4_NL*>(row_block);
-  for (int d = 0; d < 4; ++d) std::memcpy(code_block + 64 * d + 4 * j, b.qs + 4 * d, 4);
-}
-
 int32_t block_sum(const x16::Layout& L, const x16::RowRef& v, int64_t ib, const int8_t* xq) {
   int32_t sum = 0;
-  for (int i = 0; i < 32; ++i) {
-    const int byte = i & 15;
-    const uint8_t q = v.plain ? reinterpret_cast<const BlockIQ4_NL*>(v.plain)[ib].qs[byte]
-                              : x16::codes(L, v.grp, ib)[64 * (byte / 4) + 4 * v.j + byte % 4];
-    sum += kIQ4NLValues[i < 16 ? q & 0x0F : q >> 4] * xq[i];
-  }
+  for (int i = 0; i < 32; ++i) sum += kIQ4NLValues[x16::nibble_code<BlockIQ4_NL>(L, v, ib, i)] * xq[i];
   return sum;
 }
 
 }  // namespace
 
 void pack(int64_t n, int64_t rows, const void* W, size_t w_stride, void* dst) {
-  x16::pack(kLayout, put_codes, n, rows, W, w_stride, dst);
+  x16::pack(kLayout, x16::put_nibble_codes<BlockIQ4_NL>, n, rows, W, w_stride, dst);
 }
 
 void matmul_reference(int64_t n, const void* P, int64_t rows, int64_t r0, int64_t r1, const void* X, size_t x_stride,

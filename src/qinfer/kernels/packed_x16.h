@@ -63,6 +63,23 @@ RowRef row_ref(const Layout& L, const void* P, int64_t n, int64_t rows, int64_t 
 // Row r's scale of block ib.
 float row_scale(const Layout& L, const RowRef& v, int64_t n, int64_t ib);
 
+// Blocks of Q4_0's shape (a scale, then qs[16]: low nibbles elements 0..15,
+// high 16..31), as Q4_0 and IQ4_NL: row j's bytes 4d..4d+3 go to 64·d + 4·j.
+template <class Block>
+void put_nibble_codes(const uint8_t* row_block, int j, uint8_t* code_block) {
+  const auto& b = *reinterpret_cast<const Block*>(row_block);
+  for (int d = 0; d < 4; ++d)
+    for (int k = 0; k < 4; ++k) code_block[64 * d + 4 * j + k] = b.qs[4 * d + k];
+}
+// Element i's 4-bit code (0..15) of block ib of such a row, packed or plain.
+template <class Block>
+int nibble_code(const Layout& L, const RowRef& v, int64_t ib, int i) {
+  const int byte = i & 15;
+  const uint8_t q = v.plain ? reinterpret_cast<const Block*>(v.plain)[ib].qs[byte]
+                            : codes(L, v.grp, ib)[64 * (byte / 4) + 4 * v.j + byte % 4];
+  return i < 16 ? q & 0x0F : q >> 4;
+}
+
 // The lane kernels' arithmetic, written out: per block the exact integer sum
 // block_sum(v, ib, x codes), then acc = fma(float(sum), d_w·d_x, acc), blocks in
 // order from 0. X rows are Q8_0.
