@@ -192,6 +192,24 @@ TEST(LlamaBenchPeer, DepthAndRooflineInTheTable) {
   }
 }
 
+// The roofline's lines say what the weights stream from: the copies made at
+// load and their page size, or the file's own pages with repacking off.
+TEST(LlamaBenchPeer, RooflineSaysWhereTheWeightsLive) {
+  QINFER_REQUIRE_DATA(kModel);
+  const std::string args = "bench -m " + data_path(kModel) + " -p 0 -n 4 -t 1 -r 1 --roofline --no-db";
+  auto r = run_qinfer(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // stories260K is F32: its matrices (35 in the layers, the untied classifier) have no packed layout and are copied.
+  EXPECT_NE(r.out.find("weights in memory: 36 copied as they are"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" MiB in 2 MiB pages"), std::string::npos) << r.out;
+  auto off = run_qinfer(args, "QINFER_NO_REPACK=1");
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_NE(off.out.find("weights in memory: the file's pages (nothing repacked)"), std::string::npos) << off.out;
+  auto small = run_qinfer(args, "QINFER_NO_HUGEPAGES=1");
+  ASSERT_EQ(small.exit_code, 0) << small.err;
+  EXPECT_NE(small.out.find("(huge pages off)"), std::string::npos) << small.out;
+}
+
 // Bytes per token: every matrix once, one embedding row unless it is also the
 // classifier, and K and V of every cached position.
 TEST(Roofline, BytesPerTokenCountsWeightsAndCache) {

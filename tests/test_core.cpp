@@ -283,3 +283,24 @@ TEST(HugeBuffer, ZeroedAlignedAndMovable) {
   EXPECT_EQ(other.data()[0], 7);
   EXPECT_EQ(HugeBuffer(0).data(), nullptr);
 }
+
+// huge_page_bytes reads the kernel's own account (smaps), in whole 2 MiB
+// pages and never more than the buffer's padded size; where THP is on and
+// not opted out, touched memory of a 2 MiB-aligned advised buffer gets some.
+TEST(HugeBuffer, CountsTheHugePagesTheKernelGave) {
+  const size_t bytes = size_t(8) << 20;
+  HugeBuffer b(bytes);
+  std::memset(b.data(), 1, bytes);
+  const size_t huge = b.huge_page_bytes();
+  EXPECT_EQ(huge % (size_t(2) << 20), 0u);
+  EXPECT_LE(huge, bytes + (size_t(2) << 20));
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  std::getline(thp, mode);
+  if (mode.empty() || mode.find("[never]") != std::string::npos) {
+    EXPECT_EQ(huge, 0u);
+  } else if (b.huge()) {
+    EXPECT_GT(huge, 0u) << "THP mode: " << mode;
+  }
+  EXPECT_EQ(HugeBuffer().huge_page_bytes(), 0u);
+}

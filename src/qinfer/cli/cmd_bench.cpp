@@ -36,6 +36,7 @@
 #include "qinfer/core/peak_rss.h"
 #include "qinfer/core/threads.h"
 #include "qinfer/kernels/kernels.h"
+#include "qinfer/model/repack.h"
 
 namespace qinfer::cli {
 
@@ -219,6 +220,8 @@ void bench(const BenchArgs& a) {
     }
     std::printf("weights read per generated token: %.1f MiB (+ K/V cache)\n",
                 bench::bytes_read_per_token(*model, 0) / (1024.0 * 1024.0));
+    // The page size the weights stream from moves decode speed (and the roofline's denominator reads huge pages).
+    std::printf("%s\n", describe_weight_memory(*model).c_str());
   }
 
   const std::string desc = describe(*model);

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <utility>
 
@@ -41,6 +42,32 @@ HugeBuffer::HugeBuffer(size_t bytes) {
     huge_ = ::madvise(data_, padded, MADV_HUGEPAGE) == 0;
 #endif
   }
+}
+
+size_t HugeBuffer::huge_page_bytes() const {
+  if (!data_) return 0;
+  std::ifstream smaps("/proc/self/smaps");
+  // madvise splits the mapping, so every mapping overlapping the buffer counts.
+  const uintptr_t first = reinterpret_cast<uintptr_t>(data_), last = first + size_;
+  size_t total = 0;
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    // A mapping's header: "start-end perms ..."; its fields follow, one per line ("Name:   value").
+    const size_t dash = line.find('-');
+    if (dash != std::string::npos && dash > 0 && line.find(':') > line.find(' ')) {
+      char* end = nullptr;
+      const uintptr_t lo = std::strtoull(line.c_str(), &end, 16);
+      if (end == line.c_str() + dash) {
+        const uintptr_t hi = std::strtoull(line.c_str() + dash + 1, nullptr, 16);
+        inside = lo < last && first < hi;
+        continue;
+      }
+    }
+    if (inside && line.rfind("AnonHugePages:", 0) == 0)
+      total += size_t(std::strtoull(line.c_str() + 14, nullptr, 10)) * 1024;
+  }
+  return total;
 }
 
 void HugeBuffer::release() {

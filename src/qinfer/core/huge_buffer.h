@@ -23,6 +23,9 @@ class HugeBuffer {
   uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   bool huge() const { return huge_; }  // advised into huge pages
+  // Bytes of this buffer the kernel actually backs with huge pages now
+  // (AnonHugePages of its mapping in /proc/self/smaps; 0 where there is none).
+  size_t huge_page_bytes() const;
 
  private:
   void release();

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -93,6 +94,8 @@ RepackSummary repack_weights(Model& m) {
       drop_pages(t->data + o, len);
     }
     t->data = dst;
+    ++s.copied;
+    s.copied_bytes += t->nbytes;
   }
   std::vector<const Tensor*> done;
   for (Tensor* tp : chosen) {
@@ -125,6 +128,31 @@ RepackSummary repack_weights(Model& m) {
   for (const Tensor* t : done) drop_pages(t->data, t->nbytes);
   for (const auto& [p, n] : moved_from) drop_pages(p, n);
   return s;
+}
+
+std::string describe_weight_memory(const Model& m) {
+  const RepackSummary& s = m.repack;
+  if (s.tensors == 0 && s.copied == 0) return "weights in memory: the file's pages (nothing repacked)";
+  const double mib = 1024.0 * 1024.0;
+  char buf[256];
+  std::string what;
+  if (s.tensors > 0) {
+    std::snprintf(buf, sizeof buf, "%d matrices repacked (%.1f MiB)", s.tensors, double(s.bytes) / mib);
+    what = buf;
+  }
+  if (s.copied > 0) {
+    std::snprintf(buf, sizeof buf, "%s%d copied as they are (%.1f MiB)", what.empty() ? "" : ", ", s.copied,
+                  double(s.copied_bytes) / mib);
+    what += buf;
+  }
+  size_t huge = 0, total = 0;
+  for (const HugeBuffer& a : m.packed_arenas) {
+    huge += a.huge_page_bytes();
+    total += a.size();
+  }
+  std::snprintf(buf, sizeof buf, "; %.1f of %.1f MiB in 2 MiB pages%s", double(std::min(huge, total)) / mib,
+                double(total) / mib, s.huge_pages || huge > 0 ? "" : " (huge pages off)");
+  return "weights in memory: " + what + buf;
 }
 
 }  // namespace qinfer

@@ -9,6 +9,7 @@
 // Opt out with LoadOptions::repack = false (`--no-repack`) or QINFER_NO_REPACK=1.
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "qinfer/quant/type_id.h"
 
@@ -21,8 +22,15 @@ struct RepackSummary {
   uint64_t bytes = 0;       // their packed bytes (resident instead of the file's)
   uint64_t file_bytes = 0;  // their bytes in the file
   uint64_t largest_slice_bytes = 0;  // the file's pages resident beside the packed copy at most
-  bool huge_pages = false;  // the packed copy was advised into huge pages (core/huge_buffer.h)
+  int copied = 0;           // matrices without a packed layout copied as they are into the arena
+  uint64_t copied_bytes = 0;
+  bool huge_pages = false;  // the arena was advised into huge pages (core/huge_buffer.h)
 };
+
+// One line for people: what was repacked or copied at load and how much of
+// it the kernel backs with 2 MiB pages now (read from /proc/self/smaps, so
+// the advice that THP ignored is not reported as huge pages).
+std::string describe_weight_memory(const Model& model);
 
 // False when QINFER_NO_REPACK is set to anything but "" or "0".
 bool repack_allowed_by_env();
