@@ -72,6 +72,53 @@ inline __m256i dot_us(__m256i u, __m256i s) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
+// Rows per register tile of the F16-V steps (Avx2Ops::kRowTile).
+constexpr int kRows = 4;
+
+// Chain l of qk_f16_dot for kRows rows and the 8 keys at k (k + 16·d is key
+// element d): c[r] = fma-sum over d ≡ l (mod 16), d ascending; each K vector
+// is loaded once for all the rows.
+inline void chain_rows(const float* qf, int hd, const float* k, int l, __m256* c) {
+  for (int r = 0; r < kRows; ++r) c[r] = _mm256_setzero_ps();
+  for (int d = l; d < hd; d += 16) {
+    const __m256 kv = _mm256_loadu_ps(k + 16 * size_t(d));
+    for (int r = 0; r < kRows; ++r) c[r] = _mm256_fmadd_ps(kv, _mm256_set1_ps(qf[size_t(r) * hd + d]), c[r]);
+  }
+}
+
+// u_l of qk_f16_dot's tree for kRows rows: (c_l + c_{l+8}) + (c_{l+4} + c_{l+12}).
+inline void quad_rows(const float* qf, int hd, const float* k, int l, __m256* out) {
+  __m256 a[kRows], b[kRows];
+  chain_rows(qf, hd, k, l, out);
+  chain_rows(qf, hd, k, l + 8, a);
+  for (int r = 0; r < kRows; ++r) out[r] = _mm256_add_ps(out[r], a[r]);
+  chain_rows(qf, hd, k, l + 4, a);
+  chain_rows(qf, hd, k, l + 12, b);
+  for (int r = 0; r < kRows; ++r) out[r] = _mm256_add_ps(out[r], _mm256_add_ps(a[r], b[r]));
+}
+
+// acc[d] += p_j · v_j[d] key by key, multiply then add, for the columns from d0 on of one row.
+inline void mul_add_from(const float* p, int nk, float* acc, const float* vf, int hd, int d) {
+  for (; d + 64 <= hd; d += 64) {
+    __m256 a[8];
+    for (int i = 0; i < 8; ++i) a[i] = _mm256_loadu_ps(acc + d + 8 * i);
+    for (int j = 0; j < nk; ++j) {
+      const __m256 pj = _mm256_set1_ps(p[j]);
+      const float* vr = vf + size_t(j) * hd + d;
+      for (int i = 0; i < 8; ++i) a[i] = _mm256_add_ps(a[i], _mm256_mul_ps(pj, _mm256_loadu_ps(vr + 8 * i)));
+    }
+    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(acc + d + 8 * i, a[i]);
+  }
+  for (; d + 8 <= hd; d += 8) {
+    __m256 a = _mm256_loadu_ps(acc + d);
+    for (int j = 0; j < nk; ++j)
+      a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(vf + size_t(j) * hd + d)));
+    _mm256_storeu_ps(acc + d, a);
+  }
+  for (; d < hd; ++d)
+    for (int j = 0; j < nk; ++j) acc[d] += p[j] * vf[size_t(j) * hd + d];
+}
+
 struct Avx2Ops {
   static void k_to_float(const uint8_t* tile, int hd, float* kf) {
     for (int i = 0; i < hd * kKeyTile; i += 8) _mm256_storeu_ps(kf + i, load_f16x8(tile + 2 * size_t(i)));
@@ -249,25 +296,51 @@ struct Avx2Ops {
 
   // acc[d] += p_j · v_j[d] key by key, multiply then add (no fma), 64 columns in registers.
   static void mul_add(const float* p, int nk, float* acc, const float* vf, int hd) {
-    int d = 0;
-    for (; d + 64 <= hd; d += 64) {
-      __m256 a[8];
-      for (int i = 0; i < 8; ++i) a[i] = _mm256_loadu_ps(acc + d + 8 * i);
-      for (int j = 0; j < nk; ++j) {
-        const __m256 pj = _mm256_set1_ps(p[j]);
-        const float* vr = vf + size_t(j) * hd + d;
-        for (int i = 0; i < 8; ++i) a[i] = _mm256_add_ps(a[i], _mm256_mul_ps(pj, _mm256_loadu_ps(vr + 8 * i)));
+    mul_add_from(p, nk, acc, vf, hd, 0);
+  }
+
+  // The register-tiled forms of qk_f16_dot and mul_add (attention_driver.inc).
+  static constexpr int kRowTile = kRows;
+
+  // qk_f16_dot for kRows rows, 8 keys at a time: (u0 + u2) + (u1 + u3) per row.
+  static void qk_f16_dot_rows(const float* qf, int hd, const float* kf, float scale, int nk, float* p, size_t ps) {
+    for (int h = 0; h < 2 && 8 * h < nk; ++h) {
+      const float* k = kf + 8 * h;
+      __m256 e0[kRows], e1[kRows], t[kRows];
+      quad_rows(qf, hd, k, 0, e0);
+      quad_rows(qf, hd, k, 2, t);
+      for (int r = 0; r < kRows; ++r) e0[r] = _mm256_add_ps(e0[r], t[r]);
+      quad_rows(qf, hd, k, 1, e1);
+      quad_rows(qf, hd, k, 3, t);
+      const __m256i live = _mm256_castps_si256(lanes_below(nk, h));
+      for (int r = 0; r < kRows; ++r) {
+        const __m256 sum = _mm256_add_ps(e0[r], _mm256_add_ps(e1[r], t[r]));
+        _mm256_maskstore_ps(p + size_t(r) * ps + 8 * h, live, _mm256_mul_ps(sum, _mm256_set1_ps(scale)));
       }
-      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(acc + d + 8 * i, a[i]);
     }
-    for (; d + 8 <= hd; d += 8) {
-      __m256 a = _mm256_loadu_ps(acc + d);
-      for (int j = 0; j < nk; ++j)
-        a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(vf + size_t(j) * hd + d)));
-      _mm256_storeu_ps(acc + d, a);
+  }
+
+  // mul_add for kRows rows: 16 columns of each row in registers, each V vector loaded once for the rows.
+  static void mul_add_rows(const float* p, size_t ps, int nk, float* acc, const float* vf, int hd) {
+    int d = 0;
+    for (; d + 16 <= hd; d += 16) {
+      __m256 a[kRows][2];
+      for (int r = 0; r < kRows; ++r)
+        for (int i = 0; i < 2; ++i) a[r][i] = _mm256_loadu_ps(acc + size_t(r) * hd + d + 8 * i);
+      for (int j = 0; j < nk; ++j) {
+        const float* vr = vf + size_t(j) * hd + d;
+        const __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
+        for (int r = 0; r < kRows; ++r) {
+          const __m256 pj = _mm256_set1_ps(p[size_t(r) * ps + j]);
+          a[r][0] = _mm256_add_ps(a[r][0], _mm256_mul_ps(pj, v0));
+          a[r][1] = _mm256_add_ps(a[r][1], _mm256_mul_ps(pj, v1));
+        }
+      }
+      for (int r = 0; r < kRows; ++r)
+        for (int i = 0; i < 2; ++i) _mm256_storeu_ps(acc + size_t(r) * hd + d + 8 * i, a[r][i]);
     }
-    for (; d < hd; ++d)
-      for (int j = 0; j < nk; ++j) acc[d] += p[j] * vf[size_t(j) * hd + d];
+    if (d < hd)
+      for (int r = 0; r < kRows; ++r) mul_add_from(p + size_t(r) * ps, nk, acc + size_t(r) * hd, vf, hd, d);
   }
 
   // The F16-V softmax (ScalarOps::softmax_f16's operations, 16 keys as two vectors).

@@ -1,6 +1,7 @@
 #include "qinfer/quantize/calibrated.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -66,6 +67,10 @@ void check_calibrated_options(const CalibratedOptions& o, TypeId base) {
 }
 
 namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 struct FloatWeight {
   int64_t rows = 0, cols = 0;
@@ -298,10 +303,11 @@ class Driver {
     go.name = t->name;
     go.importance = o_.importance;
     go.clip_candidates = o_.clip_candidates;
+    const auto t0 = std::chrono::steady_clock::now();
     const GptqStats st = gptq_quantize(f.w.data(), f.rows, f.cols, h, rounder, go, pool_);
     if (verbose_)
-      std::fprintf(stderr, "  %s: GPTQ loss %.4g (group %lld, damp %g)\n", t->name.c_str(), st.loss, (long long)group,
-                   st.damp);
+      std::fprintf(stderr, "  %s: GPTQ loss %.4g (group %lld, damp %g), %.1f s\n", t->name.c_str(), st.loss,
+                   (long long)group, st.damp, seconds_since(t0));
     if (st.damp_raises > 0)
       out_.notes.push_back(t->name + ": the Hessian was not positive definite; damping raised from " +
                            std::to_string(o_.damp) + " to " + std::to_string(st.damp));
@@ -314,10 +320,11 @@ class Driver {
   void refit(const Tensor* t, CalibratedTensor& ct, const float* w, int64_t rows, int64_t cols,
              const std::vector<double>& h, double damp) {
     if (!o_.refit || !find_code_grid(ct.type)) return;
+    const auto t0 = std::chrono::steady_clock::now();
     const RefitStats rs = refit_block_params(ct.type, ct.bytes.data(), rows, cols, w, h, damp, true, pool_);
     if (verbose_)
-      std::fprintf(stderr, "  %s: refit output loss %.4g -> %.4g (%lld rows kept)\n", t->name.c_str(),
-                   rs.loss_before, rs.loss_after, (long long)rs.rows_kept);
+      std::fprintf(stderr, "  %s: refit output loss %.4g -> %.4g (%lld rows kept), %.1f s\n", t->name.c_str(),
+                   rs.loss_before, rs.loss_after, (long long)rs.rows_kept, seconds_since(t0));
   }
 
   // Weights sharing one input: one pass collects it, then each is quantized.
