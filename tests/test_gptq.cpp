@@ -438,6 +438,34 @@ TEST(Refit, MatchesTheFloat64LeastSquaresAndLowersTheError) {
   }
 }
 
+// A diagonal H (the embedding's identity, or any per-column weights) takes
+// the O(cols) path; it gives the bytes of the general path, which a
+// negligible off-diagonal entry forces, for every type with parameters.
+TEST(Refit, DiagonalHessianGivesTheGeneralPathsBytes) {
+  const int64_t rows = 6, cols = 128;
+  const std::vector<float> w = gaussian_weights(rows * cols, 17);
+  std::vector<double> diag(size_t(cols * cols), 0.0);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> u(0.5, 2.0);
+  for (int64_t i = 0; i < cols; ++i) diag[size_t(i * cols + i)] = u(rng);
+  std::vector<double> general = diag;
+  general[1] = general[size_t(cols)] = 1e-300;  // symmetric, far below any product that matters
+  ThreadPool pool(2);
+  for (TypeId t : {TypeId::Q4_0, TypeId::Q4_1, TypeId::Q5_0, TypeId::Q5_1, TypeId::Q8_0}) {
+    std::vector<uint8_t> a = rtn(t, w, rows, cols), b = a;
+    const std::vector<uint8_t> q0 = a;
+    for (bool energy : {false, true}) {
+      a = q0;
+      b = q0;
+      const RefitStats sa = refit_block_params(t, a.data(), rows, cols, w.data(), diag, 0.01, energy, pool);
+      const RefitStats sb = refit_block_params(t, b.data(), rows, cols, w.data(), general, 0.01, energy, pool);
+      EXPECT_EQ(a, b) << type_info(t).name << (energy ? " keeping the energy" : "");
+      EXPECT_EQ(sa.loss_after, sb.loss_after) << type_info(t).name;
+      EXPECT_NE(a, q0) << type_info(t).name << ": the refit changed nothing";
+    }
+  }
+}
+
 // GPTQ, then the refit, then with clipping candidates: each step lowers GPTQ's
 // objective on the calibration activations and stays below RTN on held-out ones.
 TEST(Refit, GptqWithCandidatesAndRefitBeatsPlainGptq) {
