@@ -1,5 +1,6 @@
 #include "qinfer/quantize/refit.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -97,10 +98,18 @@ RefitStats refit_block_params(TypeId type, uint8_t* q, int64_t rows, int64_t col
 
   std::vector<double> before(size_t(pool.size()), 0.0), after(size_t(pool.size()), 0.0);
   std::vector<int64_t> kept(size_t(pool.size()), 0);
+  // Rows share each pass over H: its rows (cols² doubles, 32 MB for a
+  // 2048-wide layer, 254 MB for ffn_down) stream from memory once per chunk
+  // of rows instead of once per row, and T = H·A is folded into the normal
+  // equations one row of H at a time instead of being kept (cols × P).
+  constexpr int64_t kChunk = 8;
   pool.run([&](int ith, int nth) {
-    std::vector<float> basis(size_t(P * bs)), pf(static_cast<size_t>(np));  // basis[(b·np + p)·bs + k]
-    std::vector<double> hw(static_cast<size_t>(n)), t(size_t(n * P)), m(size_t(P * P)), m0(size_t(P * P)),
-        rhs(static_cast<size_t>(P)), theta(static_cast<size_t>(P)), old(static_cast<size_t>(P)), got(static_cast<size_t>(P));
+    const int64_t r_begin = rows * ith / nth, r_end = rows * (ith + 1) / nth;
+    // basis[(rr·P + b·np + p)·bs + k]: chunk row rr's basis of parameter p of block b.
+    std::vector<float> basis(size_t(kChunk * P * bs)), pf(static_cast<size_t>(np));
+    std::vector<double> hw(size_t(kChunk * n)), ti(static_cast<size_t>(P)), mc(size_t(kChunk * P * P)),
+        rc(size_t(kChunk * P)), m(size_t(P * P)), m0(size_t(P * P)), rhs(static_cast<size_t>(P)),
+        theta(static_cast<size_t>(P)), old(static_cast<size_t>(P)), got(static_cast<size_t>(P));
     std::vector<uint8_t> backup(rb);
     // The row's error for parameters th: (w − A·th)ᵀ·H·(w − A·th) = wᵀHw − 2·thᵀ·AᵀHw + thᵀ·AᵀHA·th.
     double ww = 0;
@@ -115,109 +124,120 @@ RefitStats refit_block_params(TypeId type, uint8_t* q, int64_t rows, int64_t col
         for (int64_t p = 0; p < np; ++p) th[size_t(b * np + p)] = pf[size_t(p)];
       }
     };
-    for (int64_t r = rows * ith / nth; r < rows * (ith + 1) / nth; ++r) {
-      uint8_t* qr = q + size_t(r) * rb;
-      const float* wr = w + r * n;
-      for (int64_t b = 0; b < nb; ++b) read_param_basis(grid, qr + size_t(b) * bb, &basis[size_t(b * np * bs)]);
-      read_params(qr, old);
-      if (diagonal) {
-        for (int64_t i = 0; i < n; ++i) hw[size_t(i)] = hd[size_t(i * n + i)] * double(wr[i]);
-      } else {
-        // T = H·A (A: n × P, column (b, p) is the basis of parameter p of block b), and H·w.
-        for (int64_t i = 0; i < n; ++i) {
-          const double* hi = &hd[size_t(i * n)];
-          double* ti = &t[size_t(i * P)];
-          for (int64_t b = 0; b < nb; ++b)
-            for (int64_t p = 0; p < np; ++p) ti[b * np + p] = dot(hi + b * bs, &basis[size_t((b * np + p) * bs)], bs);
-          hw[size_t(i)] = dot(hi, wr, n);
-        }
-      }
-      ww = 0;
-      for (int64_t i = 0; i < n; ++i) ww += double(wr[i]) * hw[size_t(i)];
-      // Normal equations (Aᵀ·H·A)·θ = Aᵀ·H·w; with a diagonal H only a block's own parameters meet.
-      for (int64_t b = 0; b < nb; ++b)
-        for (int64_t p = 0; p < np; ++p) {
-          const int64_t r1 = b * np + p;
-          const float* a = &basis[size_t(r1 * bs)];
-          double* mr = &m[size_t(r1 * P)];
-          std::fill(mr, mr + P, 0.0);
-          double s = 0;
-          for (int64_t k = 0; k < bs; ++k) {
-            if (a[k] == 0.0f) continue;
-            const double ak = a[k];
-            if (diagonal) {  // T's row b·bs + k: H's diagonal entry times the block's basis, zero elsewhere
-              const double hk = hd[size_t((b * bs + k) * n + b * bs + k)];
-              for (int64_t c = 0; c < np; ++c) mr[b * np + c] += ak * (hk * double(basis[size_t((b * np + c) * bs + k)]));
-            } else {
-              const double* tk = &t[size_t((b * bs + k) * P)];
-              for (int64_t c = 0; c < P; ++c) mr[c] += ak * tk[c];
-            }
-            s += ak * hw[size_t(b * bs + k)];
+    for (int64_t c0 = r_begin; c0 < r_end; c0 += kChunk) {
+      const int64_t nr = std::min(kChunk, r_end - c0);
+      for (int64_t rr = 0; rr < nr; ++rr)
+        for (int64_t b = 0; b < nb; ++b)
+          read_param_basis(grid, q + size_t(c0 + rr) * rb + size_t(b) * bb, &basis[size_t((rr * P + b * np) * bs)]);
+      std::fill(mc.begin(), mc.end(), 0.0);
+      std::fill(rc.begin(), rc.end(), 0.0);
+      // Normal equations (Aᵀ·H·A)·θ = Aᵀ·H·w (A: cols × P, column (b, p) the
+      // basis of parameter p of block b), built element by element: element i
+      // (k = i mod bs of block b) adds a_(b,p)[k] times row i of T = H·A and of
+      // H·w. Each sum takes its terms in the order of k, as a whole T would.
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t b = i / bs, k = i % bs;
+        const double* hi = &hd[size_t(i * n)];
+        const double hii = hi[i];
+        for (int64_t rr = 0; rr < nr; ++rr) {
+          const float* bas = &basis[size_t(rr * P * bs)];
+          const float* wr = w + (c0 + rr) * n;
+          double& hwi = hw[size_t(rr * n + i)];
+          if (diagonal) {
+            hwi = hii * double(wr[i]);
+          } else {
+            for (int64_t b2 = 0; b2 < nb; ++b2)
+              for (int64_t p = 0; p < np; ++p)
+                ti[size_t(b2 * np + p)] = dot(hi + b2 * bs, &bas[size_t((b2 * np + p) * bs)], bs);
+            hwi = dot(hi, wr, n);
           }
-          rhs[size_t(r1)] = s;
-        }
-      m0 = m;
-      const double lb = loss(old);
-      before[size_t(ith)] += lb;
-      // A parameter no element depends on (a block of zero codes) is pinned
-      // to 0; a tiny ridge keeps nearly collinear ones (d and m of a block
-      // whose codes are all equal) solvable.
-      double tr = 0;
-      for (int64_t c = 0; c < P; ++c) tr += m[size_t(c * P + c)];
-      const double ridge = 1e-12 * (tr > 0 ? tr / double(P) : 1.0);
-      std::vector<double> b_rhs = rhs;
-      for (int64_t c = 0; c < P; ++c) {
-        double& d = m[size_t(c * P + c)];
-        if (d <= 0) {
-          for (int64_t k = 0; k < P; ++k) m[size_t(c * P + k)] = m[size_t(k * P + c)] = 0;
-          d = 1;
-          b_rhs[size_t(c)] = 0;
-        } else {
-          d += ridge;
+          for (int64_t p = 0; p < np; ++p) {
+            const int64_t r1 = b * np + p;
+            const float a = bas[size_t(r1 * bs + k)];
+            if (a == 0.0f) continue;
+            const double ak = a;
+            double* mr = &mc[size_t((rr * P + r1) * P)];
+            if (diagonal)  // T's row i: H's diagonal entry times the block's basis, zero elsewhere
+              for (int64_t c = 0; c < np; ++c)
+                mr[b * np + c] += ak * (hii * double(bas[size_t((b * np + c) * bs + k)]));
+            else
+              for (int64_t c = 0; c < P; ++c) mr[c] += ak * ti[size_t(c)];
+            rc[size_t(rr * P + r1)] += ak * hwi;
+          }
         }
       }
-      bool ok = cholesky_lower(m, P);
-      if (ok) {
-        for (int64_t i = 0; i < P; ++i) {  // L·y = rhs
-          double s = b_rhs[size_t(i)];
-          for (int64_t k = 0; k < i; ++k) s -= m[size_t(i * P + k)] * theta[size_t(k)];
-          theta[size_t(i)] = s / m[size_t(i * P + i)];
+      for (int64_t rr = 0; rr < nr; ++rr) {
+        const int64_t r = c0 + rr;
+        uint8_t* qr = q + size_t(r) * rb;
+        const float* wr = w + r * n;
+        read_params(qr, old);
+        ww = 0;
+        for (int64_t i = 0; i < n; ++i) ww += double(wr[i]) * hw[size_t(rr * n + i)];
+        std::copy(mc.begin() + rr * P * P, mc.begin() + (rr + 1) * P * P, m.begin());
+        std::copy(rc.begin() + rr * P, rc.begin() + (rr + 1) * P, rhs.begin());
+        m0 = m;
+        const double lb = loss(old);
+        before[size_t(ith)] += lb;
+        // A parameter no element depends on (a block of zero codes) is pinned
+        // to 0; a tiny ridge keeps nearly collinear ones (d and m of a block
+        // whose codes are all equal) solvable.
+        double tr = 0;
+        for (int64_t c = 0; c < P; ++c) tr += m[size_t(c * P + c)];
+        const double ridge = 1e-12 * (tr > 0 ? tr / double(P) : 1.0);
+        std::vector<double> b_rhs = rhs;
+        for (int64_t c = 0; c < P; ++c) {
+          double& d = m[size_t(c * P + c)];
+          if (d <= 0) {
+            for (int64_t k = 0; k < P; ++k) m[size_t(c * P + k)] = m[size_t(k * P + c)] = 0;
+            d = 1;
+            b_rhs[size_t(c)] = 0;
+          } else {
+            d += ridge;
+          }
         }
-        for (int64_t i = P - 1; i >= 0; --i) {  // Lᵀ·θ = y
-          double s = theta[size_t(i)];
-          for (int64_t k = i + 1; k < P; ++k) s -= m[size_t(k * P + i)] * theta[size_t(k)];
-          theta[size_t(i)] = s / m[size_t(i * P + i)];
-          ok &= std::isfinite(theta[size_t(i)]) && std::fabs(theta[size_t(i)]) < 60000.0;  // fp16's range
+        bool ok = cholesky_lower(m, P);
+        if (ok) {
+          for (int64_t i = 0; i < P; ++i) {  // L·y = rhs
+            double s = b_rhs[size_t(i)];
+            for (int64_t k = 0; k < i; ++k) s -= m[size_t(i * P + k)] * theta[size_t(k)];
+            theta[size_t(i)] = s / m[size_t(i * P + i)];
+          }
+          for (int64_t i = P - 1; i >= 0; --i) {  // Lᵀ·θ = y
+            double s = theta[size_t(i)];
+            for (int64_t k = i + 1; k < P; ++k) s -= m[size_t(k * P + i)] * theta[size_t(k)];
+            theta[size_t(i)] = s / m[size_t(i * P + i)];
+            ok &= std::isfinite(theta[size_t(i)]) && std::fabs(theta[size_t(i)]) < 60000.0;  // fp16's range
+          }
         }
+        if (ok && keep_energy) {
+          // ŵ = A·θ has output energy θᵀ·M·θ; rescaled to wᵀ·H·w.
+          double fit = 0;
+          for (int64_t i = 0; i < P; ++i) fit += theta[size_t(i)] * dot(&m0[size_t(i * P)], theta.data(), P);
+          if (fit > 0 && ww > 0) {
+            const double c = std::sqrt(ww / fit);
+            for (double& v : theta) v *= c;
+            for (double v : theta) ok &= std::fabs(v) < 60000.0;
+          }
+        }
+        double la = lb;
+        if (ok) {
+          std::memcpy(backup.data(), qr, rb);
+          for (int64_t b = 0; b < nb; ++b) {
+            for (int64_t p = 0; p < np; ++p) pf[size_t(p)] = float(theta[size_t(b * np + p)]);
+            grid.set_params(qr + size_t(b) * bb, pf.data());
+          }
+          read_params(qr, got);  // as stored (fp16)
+          la = loss(got);
+          // The energy-matched fit may cost a little of the loss; a row is kept only when it fails.
+          if (!(keep_energy ? std::isfinite(la) : la < lb)) {
+            std::memcpy(qr, backup.data(), rb);
+            la = lb;
+            ok = false;
+          }
+        }
+        kept[size_t(ith)] += !ok;
+        after[size_t(ith)] += la;
       }
-      if (ok && keep_energy) {
-        // ŵ = A·θ has output energy θᵀ·M·θ; rescaled to wᵀ·H·w.
-        double fit = 0;
-        for (int64_t i = 0; i < P; ++i) fit += theta[size_t(i)] * dot(&m0[size_t(i * P)], theta.data(), P);
-        if (fit > 0 && ww > 0) {
-          const double c = std::sqrt(ww / fit);
-          for (double& v : theta) v *= c;
-          for (double v : theta) ok &= std::fabs(v) < 60000.0;
-        }
-      }
-      double la = lb;
-      if (ok) {
-        std::memcpy(backup.data(), qr, rb);
-        for (int64_t b = 0; b < nb; ++b) {
-          for (int64_t p = 0; p < np; ++p) pf[size_t(p)] = float(theta[size_t(b * np + p)]);
-          grid.set_params(qr + size_t(b) * bb, pf.data());
-        }
-        read_params(qr, got);  // as stored (fp16)
-        la = loss(got);
-        // The energy-matched fit may cost a little of the loss; a row is kept only when it fails.
-        if (!(keep_energy ? std::isfinite(la) : la < lb)) {
-          std::memcpy(qr, backup.data(), rb);
-          la = lb;
-          ok = false;
-        }
-      }
-      kept[size_t(ith)] += !ok;
-      after[size_t(ith)] += la;
     }
   });
   RefitStats st;
