@@ -23,6 +23,11 @@ constexpr uint64_t kClosed = uint64_t(1) << 16;
 constexpr uint64_t kInside = kClosed - 1;
 constexpr int kRegionShift = 17;
 
+// parallel_segments' largest piece, in units: small enough that a thread
+// preempted inside it holds the region back briefly (4 × 16 rows of a decode
+// matmul: a few µs of weights), large enough that claims stay rare.
+constexpr uint64_t kMaxPiece = 4;
+
 // Waiting for other threads: spin first; past the spin budget, give the core
 // away (a preempted worker may need it).
 inline void backoff(int i, int spin) {
@@ -194,15 +199,16 @@ void ThreadPool::parallel_segments(int64_t n, int64_t unit, FunctionRef<void(int
     const uint64_t front = uint64_t(units * i / nth), back = uint64_t(units * (i + 1) / nth);
     segments_[size_t(i)].span.store(front | back << 32, std::memory_order_relaxed);
   }
-  // Claims a quarter of segment s's rest (one unit at least) from its front
-  // (the owner) or back (anyone else) and runs it; false once it is empty.
+  // Claims a quarter of segment s's rest (one unit at least, kMaxPiece at
+  // most: what a preempted thread can hold back) from its front (the owner)
+  // or back (anyone else) and runs it; false once it is empty.
   auto take = [&](int s, bool from_front) {
     std::atomic<uint64_t>& span = segments_[size_t(s)].span;
     uint64_t cur = span.load(std::memory_order_relaxed);
     for (;;) {
       const uint64_t front = cur & 0xffffffffu, back = cur >> 32;
       if (front >= back) return false;
-      const uint64_t k = std::max<uint64_t>(1, (back - front) / 4);
+      const uint64_t k = std::clamp<uint64_t>((back - front) / 4, 1, kMaxPiece);
       const uint64_t u0 = from_front ? front : back - k, u1 = u0 + k;
       const uint64_t next = from_front ? (u1 | back << 32) : (front | u0 << 32);
       if (span.compare_exchange_weak(cur, next, std::memory_order_relaxed, std::memory_order_relaxed)) {

@@ -52,8 +52,8 @@ class ThreadPool {
   // Hands [0, n) out as fn(begin, end) in whole units (each begin a multiple
   // of unit; the last end may be n). Each thread owns one contiguous segment,
   // about n / threads long, and walks it from the front in pieces of a quarter
-  // of what is left (one unit at least), so it streams its memory in order;
-  // a thread done with its own segment takes pieces from the back of the
+  // of what is left (1 to 4 units), so it streams its memory in order; a
+  // thread done with its own segment takes pieces from the back of the
   // others'. So the threads end within about a unit of each other, and a
   // thread that never arrives (preempted) has its segment done by the rest.
   // n <= unit runs on the caller alone.
