@@ -97,7 +97,7 @@ Forward::Forward(const Model& model, const ForwardParams& params)
   const Sizes z = sizes(c, params, pool_.size());
   params_ = z.p;
   if (env_flag("QINFER_NO_FUSE")) params_.fuse = false;
-  if (env_flag("QINFER_NO_SEGMENTS")) params_.segments = false;
+  if (env_flag("QINFER_SEGMENTS")) params_.segments = true;
   rope_.init(c.rope, params_.n_ctx, model.rope_freqs ? reinterpret_cast<const float*>(model.rope_freqs->data) : nullptr);
 
   pos_.assign(z.tokens, 0);
