@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <new>
 
 #include "qinfer/model/model.h"
@@ -136,6 +137,42 @@ TEST(Forward, BatchEqualsOneByOneAndThreadCounts) {
         ASSERT_LT(rel_max_diff(b.logits(t), want), 1e-4)
             << "threads " << threads << " batch " << batch << " position " << t;
       }
+    }
+  }
+}
+
+// The fused regions (Q/K/V, gate/up + SwiGLU, residual adds in the matmuls'
+// chunks) and the per-thread row segments move no bit: the same logits as
+// one region per matmul with chunks taken in turn, prefill and decode.
+TEST(Forward, FusedRegionsAndSegmentsChangeNoBit) {
+  QINFER_REQUIRE_DATA(kStories);
+  auto m = load_model(test::data_path(kStories));
+  std::vector<int32_t> toks;
+  for (int i = 0; i < 24; ++i) toks.push_back(1 + (i * 53) % 500);
+  const int V = m->config.n_vocab;
+  auto logits = [&](int threads, bool fuse, bool segments) {
+    ContextParams cp;
+    cp.n_ctx = 64;
+    cp.n_threads = threads;
+    cp.fuse = fuse;
+    cp.segments = segments;
+    Context c(*m, cp);
+    std::vector<float> out;
+    c.eval(toks.data(), 16, true);  // a prefill batch, then one token at a time
+    for (int t = 0; t < 16; ++t) out.insert(out.end(), c.logits(t), c.logits(t) + V);
+    for (int t = 16; t < int(toks.size()); ++t) {
+      c.eval(&toks[size_t(t)], 1, true);
+      out.insert(out.end(), c.logits(0), c.logits(0) + V);
+    }
+    return out;
+  };
+  for (int threads : {1, 2, 3}) {
+    const std::vector<float> want = logits(threads, false, false);
+    for (auto [fuse, segments] : {std::pair{true, false}, {false, true}, {true, true}}) {
+      const std::vector<float> got = logits(threads, fuse, segments);
+      ASSERT_EQ(got.size(), want.size());
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+          << "threads " << threads << " fuse " << fuse << " segments " << segments;
     }
   }
 }

@@ -113,6 +113,55 @@ TEST(ThreadPool, SingleItemRunsOnTheCaller) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(where[size_t(i)], me) << "call " << i;
 }
 
+// parallel_segments: whole units, each index once, each thread's own pieces
+// in order (its segment streamed front to back), at most one range for n <= unit.
+TEST(ThreadPool, SegmentsCoverEveryIndexExactlyOnce) {
+  for (int threads : {1, 2, 3, 4})
+    for (int64_t n : {1, 2, 3, 7, 16, 17, 100, 1000, 4097})
+      for (int64_t unit : {1, 3, 16, 64, 5000}) {
+        ThreadPool pool(threads);
+        Coverage cov(n);
+        pool.parallel_segments(n, unit, [&](int64_t b, int64_t e) { cov.take(b, e); });
+        SCOPED_TRACE("threads " + std::to_string(threads) + " n " + std::to_string(n) + " unit " +
+                     std::to_string(unit));
+        cov.expect_each_once();
+        if (n <= unit) {
+          EXPECT_EQ(cov.ranges.size(), 1u);
+        }
+        for (auto [b, e] : cov.ranges) {
+          EXPECT_LT(b, e);
+          EXPECT_LE(e, n);
+          EXPECT_EQ(b % unit, 0);
+          EXPECT_TRUE(e % unit == 0 || e == n);
+        }
+      }
+}
+
+// A thread held inside its first piece: the others finish its segment.
+TEST(ThreadPool, SegmentsFlowAroundAHeldThread) {
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    const int64_t n = 256;
+    std::atomic<int64_t> done{0};
+    std::atomic<bool> timed_out{false};
+    pool.parallel_segments(n, 1, [&](int64_t b, int64_t e) {
+      if (b == 0) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (done.load() < n - (e - b)) {
+          if (std::chrono::steady_clock::now() > deadline) {
+            timed_out = true;
+            break;
+          }
+          std::this_thread::yield();
+        }
+      }
+      done.fetch_add(e - b);
+    });
+    EXPECT_FALSE(timed_out.load()) << "threads " << threads << ": the others did not take the held thread's segment";
+    EXPECT_EQ(done.load(), n);
+  }
+}
+
 // The point of the dynamic split: while one thread is held inside its first
 // chunk, the others take every other chunk. Under a static split the held
 // thread would own half the chunks and this would time out.
@@ -195,6 +244,13 @@ TEST(ThreadPool, ExceptionsReachTheCaller) {
     EXPECT_EQ(entered.load(), 3);
   }
   try {
+    pool.parallel_segments(1000, 10, [&](int64_t b, int64_t e) {
+      if (b <= 500 && 500 < e) throw std::out_of_range("segment piece with 500");
+    });
+    ADD_FAILURE() << "no exception";
+  } catch (const std::out_of_range&) {
+  }
+  try {
     pool.parallel_chunks(1000, 10, [&](int64_t b, int64_t) {
       if (b == 500) throw std::out_of_range("chunk 500");
     });
@@ -209,4 +265,7 @@ TEST(ThreadPool, ExceptionsReachTheCaller) {
   Coverage cov(333);
   pool.parallel_chunks(333, 7, [&](int64_t b, int64_t e) { cov.take(b, e); });
   cov.expect_each_once();
+  Coverage seg(333);
+  pool.parallel_segments(333, 7, [&](int64_t b, int64_t e) { seg.take(b, e); });
+  seg.expect_each_once();
 }

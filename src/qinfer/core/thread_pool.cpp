@@ -23,6 +23,11 @@ constexpr uint64_t kClosed = uint64_t(1) << 16;
 constexpr uint64_t kInside = kClosed - 1;
 constexpr int kRegionShift = 17;
 
+// parallel_segments' largest piece, in units: small enough that a thread
+// preempted inside it holds the region back briefly (4 × 16 rows of a decode
+// matmul: a few µs of weights), large enough that claims stay rare.
+constexpr uint64_t kMaxPiece = 4;
+
 // Waiting for other threads: spin first; past the spin budget, give the core
 // away (a preempted worker may need it).
 inline void backoff(int i, int spin) {
@@ -37,6 +42,7 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
   const int cores = int(std::thread::hardware_concurrency());
   spin_ = cores <= 0 || n_threads_ <= cores ? kSpinIterations : 0;
   end_spin_ = std::min(spin_, kEndSpinIterations);
+  segments_ = std::make_unique<Segment[]>(size_t(n_threads_));
   for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
 
@@ -167,6 +173,60 @@ void ThreadPool::parallel_chunks(int64_t n, int64_t chunk, FunctionRef<void(int6
         next_chunk_.store(n, std::memory_order_relaxed);  // the others stop at their next chunk
         throw;
       }
+    }
+  };
+  run_some(body);
+}
+
+}  // namespace qinfer
+
+namespace qinfer {
+
+void ThreadPool::parallel_segments(int64_t n, int64_t unit, FunctionRef<void(int64_t, int64_t)> fn) {
+  if (n <= 0) return;
+  unit = std::max<int64_t>(1, unit);
+  const int64_t units = (n + unit - 1) / unit;
+  if (units <= 1 || n_threads_ == 1) {
+    fn(0, n);
+    return;
+  }
+  if (units >= (int64_t(1) << 31)) {  // beyond the 32-bit halves of a span
+    parallel_chunks(n, unit * ((units >> 30) + 1), fn);
+    return;
+  }
+  const int nth = n_threads_;
+  for (int i = 0; i < nth; ++i) {  // no worker is inside a region now
+    const uint64_t front = uint64_t(units * i / nth), back = uint64_t(units * (i + 1) / nth);
+    segments_[size_t(i)].span.store(front | back << 32, std::memory_order_relaxed);
+  }
+  // Claims a quarter of segment s's rest (one unit at least, kMaxPiece at
+  // most: what a preempted thread can hold back) from its front (the owner)
+  // or back (anyone else) and runs it; false once it is empty.
+  auto take = [&](int s, bool from_front) {
+    std::atomic<uint64_t>& span = segments_[size_t(s)].span;
+    uint64_t cur = span.load(std::memory_order_relaxed);
+    for (;;) {
+      const uint64_t front = cur & 0xffffffffu, back = cur >> 32;
+      if (front >= back) return false;
+      const uint64_t k = std::clamp<uint64_t>((back - front) / 4, 1, kMaxPiece);
+      const uint64_t u0 = from_front ? front : back - k, u1 = u0 + k;
+      const uint64_t next = from_front ? (u1 | back << 32) : (front | u0 << 32);
+      if (span.compare_exchange_weak(cur, next, std::memory_order_relaxed, std::memory_order_relaxed)) {
+        fn(int64_t(u0) * unit, std::min(n, int64_t(u1) * unit));
+        return true;
+      }
+    }
+  };
+  auto body = [&](int ith, int) {
+    try {
+      while (take(ith, true)) {
+      }
+      for (int d = 1; d < nth; ++d)
+        while (take((ith + d) % nth, false)) {
+        }
+    } catch (...) {
+      for (int i = 0; i < nth; ++i) segments_[size_t(i)].span.store(0, std::memory_order_relaxed);  // the others stop
+      throw;
     }
   };
   run_some(body);

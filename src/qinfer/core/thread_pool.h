@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -48,6 +49,16 @@ class ThreadPool {
   // end of a static split. n <= chunk runs on the caller alone.
   void parallel_chunks(int64_t n, int64_t chunk, FunctionRef<void(int64_t, int64_t)> fn);
 
+  // Hands [0, n) out as fn(begin, end) in whole units (each begin a multiple
+  // of unit; the last end may be n). Each thread owns one contiguous segment,
+  // about n / threads long, and walks it from the front in pieces of a quarter
+  // of what is left (1 to 4 units), so it streams its memory in order; a
+  // thread done with its own segment takes pieces from the back of the
+  // others'. So the threads end within about a unit of each other, and a
+  // thread that never arrives (preempted) has its segment done by the rest.
+  // n <= unit runs on the caller alone.
+  void parallel_segments(int64_t n, int64_t unit, FunctionRef<void(int64_t, int64_t)> fn);
+
  private:
   void worker(int index);
   void open_region(const FunctionRef<void(int, int)>& fn, bool all);
@@ -73,6 +84,12 @@ class ThreadPool {
   std::atomic<bool> failed_{false};
   std::exception_ptr error_;  // written once per region, by whoever sets failed_
   alignas(64) std::atomic<int64_t> next_chunk_{0};  // parallel_chunks' counter, on its own cache line
+  // parallel_segments' state, one cache line per thread: the segment's
+  // unclaimed units [front, back), front in the low 32 bits.
+  struct alignas(64) Segment {
+    std::atomic<uint64_t> span{0};
+  };
+  std::unique_ptr<Segment[]> segments_;
 };
 
 }  // namespace qinfer

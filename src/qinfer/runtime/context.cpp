@@ -26,6 +26,8 @@ ForwardParams forward_params(const ContextParams& p, int n_ctx) {
   f.max_logits = f.max_tokens;
   f.n_ctx = n_ctx;
   f.n_threads = p.n_threads;
+  f.fuse = p.fuse;
+  f.segments = p.segments;
   f.observer = p.observer;
   return f;
 }

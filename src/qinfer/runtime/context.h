@@ -21,6 +21,7 @@ struct ContextParams {
   KvCacheType cache_type;  // F16 K and V by default, as llama.cpp
   int kv_block = 16;       // tokens per KV block (a multiple of 16)
   int64_t kv_budget_tokens = 0;  // 0: the context; else the context must fit in it
+  bool fuse = true, segments = false;  // ForwardParams' A/B switches (the same bits either way)
 };
 
 class Context {

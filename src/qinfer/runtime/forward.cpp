@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "qinfer/core/error.h"
 #include "qinfer/core/threads.h"
@@ -19,6 +21,12 @@ constexpr int kMaxAttentionRows = 64;  // query rows per attention job (tokens Ã
 // block, for longer batches), about four chunks per thread. A thread that is
 // preempted mid-matmul then holds back at most one chunk while the others take
 // the rest, and the shared counter is touched a handful of times per matmul.
+// An A/B switch in the environment: set, non-empty and not "0".
+bool env_flag(const char* name) {
+  const char* env = std::getenv(name);
+  return env && *env && std::strcmp(env, "0") != 0;
+}
+
 int64_t row_chunk(int64_t rows, int64_t n_tok, int threads) {
   const int64_t unit = n_tok > 16 ? 64 : 16;
   const int64_t want = (rows + 4 * threads - 1) / (4 * threads);
@@ -88,6 +96,8 @@ Forward::Forward(const Model& model, const ForwardParams& params)
     throw InputError("context size " + std::to_string(params_.n_ctx) + " is invalid");
   const Sizes z = sizes(c, params, pool_.size());
   params_ = z.p;
+  if (env_flag("QINFER_NO_FUSE")) params_.fuse = false;
+  if (env_flag("QINFER_SEGMENTS")) params_.segments = true;
   rope_.init(c.rope, params_.n_ctx, model.rope_freqs ? reinterpret_cast<const float*>(model.rope_freqs->data) : nullptr);
 
   pos_.assign(z.tokens, 0);
@@ -110,38 +120,116 @@ Forward::Forward(const Model& model, const ForwardParams& params)
   act_q_.assign(z.act_q, 0);
 }
 
-void Forward::matmul(const Tensor& w, const float* x, int n_tok, float* y, bool same_input) {
+const void* Forward::convert(const Tensor& w, const float* x, int n_tok, bool same_input, size_t* stride) {
   if (params_.observer) params_.observer->on_matmul(w, x, n_tok);
   const int64_t n = w.ne[0];
-  const int64_t rows = w.ne[1];
   const TypeId dot_type = type_info(w.type).vec_dot_type;
-  const size_t x_stride = row_size(dot_type, n);
-  const void* xq = x;
-  if (dot_type != TypeId::F32) {
-    uint8_t* dst = act_q_.data();
-    // Q/K/V (and gate/up) read the same activations: convert them once.
-    if (!(same_input && converted_type_ == dot_type && converted_n_ == n)) {
-      pool_.parallel_chunks(n_tok, 1, [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) kernels::convert_activations(dot_type, x + t * n, dst + t * x_stride, n);
-      });
-    }
-    converted_type_ = dot_type;
-    converted_n_ = n;
-    xq = dst;
-  } else {
+  *stride = row_size(dot_type, n);
+  if (dot_type == TypeId::F32) {
     converted_n_ = 0;
+    return x;
   }
-  const size_t w_stride = w.row_bytes();
+  uint8_t* dst = act_q_.data();
+  // Q/K/V (and gate/up) read the same activations: convert them once.
+  if (!(same_input && converted_type_ == dot_type && converted_n_ == n)) {
+    const size_t x_stride = *stride;
+    pool_.parallel_chunks(n_tok, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) kernels::convert_activations(dot_type, x + t * n, dst + t * x_stride, n);
+    });
+  }
+  converted_type_ = dot_type;
+  converted_n_ = n;
+  return dst;
+}
+
+void Forward::matmul_range(const Tensor& w, const void* xq, size_t x_stride, int n_tok, float* y, int64_t r0,
+                           int64_t r1) {
+  const int64_t n = w.ne[0], rows = w.ne[1];
   // Repacked weights (model/repack.h) unless the ISA in use has no kernel for
   // them (a test pinned another path): then the file's rows, the same values.
-  if (w.packed && kernels::has_packed_matmul(w.type)) {
-    pool_.parallel_chunks(rows, row_chunk(rows, n_tok, pool_.size()), [&](int64_t r0, int64_t r1) {
-      kernels::matmul_packed(w.type, n, w.packed, rows, r0, r1, xq, x_stride, n_tok, y, rows);
+  if (w.packed && kernels::has_packed_matmul(w.type))
+    kernels::matmul_packed(w.type, n, w.packed, rows, r0, r1, xq, x_stride, n_tok, y, rows);
+  else
+    kernels::matmul_rows(w.type, n, w.data, w.row_bytes(), r0, r1, xq, x_stride, n_tok, y, rows);
+}
+
+void Forward::split_rows(int64_t rows, int n_tok, FunctionRef<void(int64_t, int64_t)> fn) {
+  if (params_.segments && n_tok <= 16)
+    pool_.parallel_segments(rows, 16, fn);
+  else
+    pool_.parallel_chunks(rows, row_chunk(rows, n_tok, pool_.size()), fn);
+}
+
+void Forward::matmul(const Tensor& w, const float* x, int n_tok, float* y, bool same_input) {
+  size_t x_stride = 0;
+  const void* xq = convert(w, x, n_tok, same_input, &x_stride);
+  split_rows(w.ne[1], n_tok, [&](int64_t r0, int64_t r1) { matmul_range(w, xq, x_stride, n_tok, y, r0, r1); });
+}
+
+namespace {
+// Whether two matmuls can share one conversion of their input.
+bool same_dot_input(const Tensor& a, const Tensor& b) {
+  return a.ne[0] == b.ne[0] && type_info(a.type).vec_dot_type == type_info(b.type).vec_dot_type;
+}
+}  // namespace
+
+void Forward::qkv(const LayerWeights& L, int n_tok) {
+  const Tensor* ws[3] = {L.wq, L.wk, L.wv};
+  float* ys[3] = {q_.data(), k_.data(), v_.data()};
+  if (!params_.fuse || !same_dot_input(*L.wq, *L.wk) || !same_dot_input(*L.wq, *L.wv)) {
+    for (int j = 0; j < 3; ++j) matmul(*ws[j], xn_.data(), n_tok, ys[j], j > 0);
+    return;
+  }
+  size_t x_stride = 0;
+  const void* xq = convert(*L.wq, xn_.data(), n_tok, false, &x_stride);
+  for (int j = 1; j < 3; ++j) convert(*ws[j], xn_.data(), n_tok, true, &x_stride);  // the observer sees each
+  // One row space: each matrix from a multiple of 64 (every chunk unit), so a
+  // chunk's rows inside it start where they would in a region of its own.
+  int64_t start[4] = {0};
+  for (int j = 0; j < 3; ++j) start[j + 1] = start[j] + (ws[j]->ne[1] + 63) / 64 * 64;
+  split_rows(start[3], n_tok, [&](int64_t g0, int64_t g1) {
+    for (int j = 0; j < 3; ++j) {
+      const int64_t r0 = std::max(g0, start[j]) - start[j];
+      const int64_t r1 = std::min(g1 - start[j], ws[j]->ne[1]);
+      if (r0 < r1) matmul_range(*ws[j], xq, x_stride, n_tok, ys[j], r0, r1);
+    }
+  });
+}
+
+void Forward::gate_up_swiglu(const LayerWeights& L, int n_tok) {
+  const int64_t F = model_.config.n_ff;
+  if (!params_.fuse || !same_dot_input(*L.ffn_gate, *L.ffn_up)) {
+    matmul(*L.ffn_gate, xn_.data(), n_tok, gate_.data());
+    matmul(*L.ffn_up, xn_.data(), n_tok, up_.data(), true);
+    pool_.parallel_chunks(n_tok, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) ops::swiglu(&gate_[size_t(t * F)], &up_[size_t(t * F)], F);
     });
     return;
   }
-  pool_.parallel_chunks(rows, row_chunk(rows, n_tok, pool_.size()), [&](int64_t r0, int64_t r1) {
-    kernels::matmul_rows(w.type, n, w.data, w_stride, r0, r1, xq, x_stride, n_tok, y, rows);
+  size_t x_stride = 0;
+  const void* xq = convert(*L.ffn_gate, xn_.data(), n_tok, false, &x_stride);
+  convert(*L.ffn_up, xn_.data(), n_tok, true, &x_stride);
+  // SwiGLU is elementwise: each thread on the rows it has just computed.
+  split_rows(F, n_tok, [&](int64_t r0, int64_t r1) {
+    matmul_range(*L.ffn_gate, xq, x_stride, n_tok, gate_.data(), r0, r1);
+    matmul_range(*L.ffn_up, xq, x_stride, n_tok, up_.data(), r0, r1);
+    for (int64_t t = 0; t < n_tok; ++t) ops::swiglu(&gate_[size_t(t * F + r0)], &up_[size_t(t * F + r0)], r1 - r0);
+  });
+}
+
+void Forward::matmul_add(const Tensor& w, const float* in, int n_tok) {
+  const size_t E = size_t(model_.config.n_embd);
+  if (!params_.fuse) {
+    matmul(w, in, n_tok, tmp_.data());
+    for (size_t i = 0; i < size_t(n_tok) * E; ++i) x_[i] += tmp_[i];
+    return;
+  }
+  size_t x_stride = 0;
+  const void* xq = convert(w, in, n_tok, false, &x_stride);
+  split_rows(w.ne[1], n_tok, [&](int64_t r0, int64_t r1) {
+    matmul_range(w, xq, x_stride, n_tok, tmp_.data(), r0, r1);
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (size_t i = t * E + size_t(r0); i < t * E + size_t(r1); ++i) x_[i] += tmp_[i];
   });
 }
 
@@ -187,7 +275,7 @@ void Forward::run_layers(const Ubatch& ub, KvCache& cache, int first, int end, f
   if (first < 0 || first > end || end > c.n_layer || (!hidden && first != 0))
     throw Error("layers [" + std::to_string(first) + ", " + std::to_string(end) + ") of " +
                 std::to_string(c.n_layer) + " cannot be run");
-  const int E = c.n_embd, qd = c.q_dim(), kvd = c.kv_dim(), F = c.n_ff;
+  const int E = c.n_embd, qd = c.q_dim(), kvd = c.kv_dim();
   if (ub.n_seqs < 1 || ub.n_seqs > params_.max_seqs)
     throw Error("ubatch of " + std::to_string(ub.n_seqs) + " sequences (at most " +
                 std::to_string(params_.max_seqs) + ")");
@@ -233,9 +321,7 @@ void Forward::run_layers(const Ubatch& ub, KvCache& cache, int first, int end, f
     const LayerWeights& L = m.layers[size_t(il)];
     const float* attn_norm = reinterpret_cast<const float*>(L.attn_norm->data);
     for (int t = 0; t < n; ++t) ops::rms_norm(&x_[size_t(t) * E], attn_norm, &xn_[size_t(t) * E], E, c.norm_eps);
-    matmul(*L.wq, xn_.data(), n, q_.data());
-    matmul(*L.wk, xn_.data(), n, k_.data(), true);
-    matmul(*L.wv, xn_.data(), n, v_.data(), true);
+    qkv(L, n);
     if (L.bq) {
       const float* bq = reinterpret_cast<const float*>(L.bq->data);
       const float* bk = reinterpret_cast<const float*>(L.bk->data);
@@ -256,19 +342,13 @@ void Forward::run_layers(const Ubatch& ub, KvCache& cache, int first, int end, f
       }
     });
     attention(il, ub, cache);
-    matmul(*L.wo, attn_.data(), n, tmp_.data());
-    for (size_t i = 0; i < size_t(n) * E; ++i) x_[i] += tmp_[i];
+    matmul_add(*L.wo, attn_.data(), n);
 
     // Feed-forward: down(silu(gate(x)) * up(x)).
     const float* ffn_norm = reinterpret_cast<const float*>(L.ffn_norm->data);
     for (int t = 0; t < n; ++t) ops::rms_norm(&x_[size_t(t) * E], ffn_norm, &xn_[size_t(t) * E], E, c.norm_eps);
-    matmul(*L.ffn_gate, xn_.data(), n, gate_.data());
-    matmul(*L.ffn_up, xn_.data(), n, up_.data(), true);
-    pool_.parallel_chunks(n, 1, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) ops::swiglu(&gate_[size_t(t) * F], &up_[size_t(t) * F], F);
-    });
-    matmul(*L.ffn_down, gate_.data(), n, tmp_.data());
-    for (size_t i = 0; i < size_t(n) * E; ++i) x_[i] += tmp_[i];
+    gate_up_swiglu(L, n);
+    matmul_add(*L.ffn_down, gate_.data(), n);
   }
 
   if (hidden) std::copy(x_.begin(), x_.begin() + ptrdiff_t(size_t(n) * E), hidden);

@@ -48,6 +48,15 @@ struct ForwardParams {
   int n_ctx = 4096;      // positions (RoPE table)
   int n_threads = 0;     // resolve_thread_count (core/threads.h): 0 is the physical cores
   MatmulObserver* observer = nullptr;  // optional; not owned
+  // How the weight matmuls are spread over the threads (the same bits either
+  // way; A/B switches, also QINFER_NO_FUSE=1 / QINFER_SEGMENTS=1):
+  // fuse: Q/K/V in one pool region, gate/up and the SwiGLU in one, the
+  // residual adds inside wo's and ffn_down's regions (each thread on its rows);
+  // segments: up to 16 tokens, each thread streams its own contiguous part of
+  // the rows (ThreadPool::parallel_segments) instead of taking chunks in turn.
+  // Off: no gain measured yet on the loaded 2-core machine (quiet A/B open).
+  bool fuse = true;
+  bool segments = false;
 };
 
 class Forward {
@@ -79,6 +88,18 @@ class Forward {
  private:
   // same_input: x is the previous call's input, unchanged since.
   void matmul(const Tensor& w, const float* x, int n_tok, float* y, bool same_input = false);
+  // x (n_tok rows of w.ne[0] floats) in w's dot type, or x itself (F32);
+  // *stride gets the row stride of what is returned.
+  const void* convert(const Tensor& w, const float* x, int n_tok, bool same_input, size_t* stride);
+  // Rows [r0, r1) of y = w · xq (xq from convert).
+  static void matmul_range(const Tensor& w, const void* xq, size_t x_stride, int n_tok, float* y, int64_t r0,
+                           int64_t r1);
+  // fn over [0, rows) in row chunks on every thread (parallel_segments or parallel_chunks).
+  void split_rows(int64_t rows, int n_tok, FunctionRef<void(int64_t, int64_t)> fn);
+  // The layer's pieces, fused (params_.fuse) or one region per matmul.
+  void qkv(const LayerWeights& L, int n_tok);
+  void gate_up_swiglu(const LayerWeights& L, int n_tok);
+  void matmul_add(const Tensor& w, const float* in, int n_tok);  // x_ += w · in
   void attention(int layer, const Ubatch& ub, const KvCache& cache);
 
   struct Sizes;  // element counts of every buffer (forward.cpp)
