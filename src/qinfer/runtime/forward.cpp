@@ -160,6 +160,12 @@ void Forward::split_rows(int64_t rows, int n_tok, FunctionRef<void(int64_t, int6
     pool_.parallel_chunks(rows, row_chunk(rows, n_tok, pool_.size()), fn);
 }
 
+// Fused regions for decode and small batches only: at 512-token prefills
+// they measured slower (Q6_K pp512 2 threads −7…−10 %, Q4_0 −4 %, quiet
+// machine): a prefill chunk is long enough that the region count does not
+// matter, and the kernels' per-call token preparation is shared by fewer rows.
+bool Forward::fuse(int n_tok) const { return params_.fuse && n_tok <= 16; }
+
 void Forward::matmul(const Tensor& w, const float* x, int n_tok, float* y, bool same_input) {
   size_t x_stride = 0;
   const void* xq = convert(w, x, n_tok, same_input, &x_stride);
@@ -176,7 +182,7 @@ bool same_dot_input(const Tensor& a, const Tensor& b) {
 void Forward::qkv(const LayerWeights& L, int n_tok) {
   const Tensor* ws[3] = {L.wq, L.wk, L.wv};
   float* ys[3] = {q_.data(), k_.data(), v_.data()};
-  if (!params_.fuse || !same_dot_input(*L.wq, *L.wk) || !same_dot_input(*L.wq, *L.wv)) {
+  if (!fuse(n_tok) || !same_dot_input(*L.wq, *L.wk) || !same_dot_input(*L.wq, *L.wv)) {
     for (int j = 0; j < 3; ++j) matmul(*ws[j], xn_.data(), n_tok, ys[j], j > 0);
     return;
   }
@@ -198,7 +204,7 @@ void Forward::qkv(const LayerWeights& L, int n_tok) {
 
 void Forward::gate_up_swiglu(const LayerWeights& L, int n_tok) {
   const int64_t F = model_.config.n_ff;
-  if (!params_.fuse || !same_dot_input(*L.ffn_gate, *L.ffn_up)) {
+  if (!fuse(n_tok) || !same_dot_input(*L.ffn_gate, *L.ffn_up)) {
     matmul(*L.ffn_gate, xn_.data(), n_tok, gate_.data());
     matmul(*L.ffn_up, xn_.data(), n_tok, up_.data(), true);
     pool_.parallel_chunks(n_tok, 1, [&](int64_t t0, int64_t t1) {
@@ -219,7 +225,7 @@ void Forward::gate_up_swiglu(const LayerWeights& L, int n_tok) {
 
 void Forward::matmul_add(const Tensor& w, const float* in, int n_tok) {
   const size_t E = size_t(model_.config.n_embd);
-  if (!params_.fuse) {
+  if (!fuse(n_tok)) {
     matmul(w, in, n_tok, tmp_.data());
     for (size_t i = 0; i < size_t(n_tok) * E; ++i) x_[i] += tmp_[i];
     return;

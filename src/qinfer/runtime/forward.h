@@ -96,6 +96,7 @@ class Forward {
                            int64_t r1);
   // fn over [0, rows) in row chunks on every thread (parallel_segments or parallel_chunks).
   void split_rows(int64_t rows, int n_tok, FunctionRef<void(int64_t, int64_t)> fn);
+  bool fuse(int n_tok) const;  // one pool region for Q/K/V, gate/up+SwiGLU, matmul+residual
   // The layer's pieces, fused (params_.fuse) or one region per matmul.
   void qkv(const LayerWeights& L, int n_tok);
   void gate_up_swiglu(const LayerWeights& L, int n_tok);
