@@ -25,12 +25,6 @@ const std::string kModel = "models/stories260K/stories260K.gguf";
 const std::string kTiny = "golden/tiny256/tiny256-F32.gguf";
 std::string model() { return data_path(kModel); }
 
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 std::string trim_ids(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   while (!s.empty() && s.front() == ' ') s.erase(0, 1);

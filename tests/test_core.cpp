@@ -268,7 +268,9 @@ TEST(HugeBuffer, ZeroedAlignedAndMovable) {
   HugeBuffer b(bytes);
   ASSERT_NE(b.data(), nullptr);
   EXPECT_EQ(b.size(), bytes);
-  if (huge_pages_allowed_by_env()) EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % (size_t(2) << 20), 0u);
+  if (huge_pages_allowed_by_env()) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % (size_t(2) << 20), 0u);
+  }
   size_t nonzero = 0;
   for (size_t i = 0; i < bytes; ++i) nonzero += b.data()[i] != 0;
   EXPECT_EQ(nonzero, 0u);

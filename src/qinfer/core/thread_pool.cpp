@@ -178,10 +178,6 @@ void ThreadPool::parallel_chunks(int64_t n, int64_t chunk, FunctionRef<void(int6
   run_some(body);
 }
 
-}  // namespace qinfer
-
-namespace qinfer {
-
 void ThreadPool::parallel_segments(int64_t n, int64_t unit, FunctionRef<void(int64_t, int64_t)> fn) {
   if (n <= 0) return;
   unit = std::max<int64_t>(1, unit);

@@ -16,17 +16,17 @@ namespace {
 
 constexpr int kMaxAttentionRows = 64;  // query rows per attention job (tokens × heads of a group)
 
-// Rows per chunk of a weight matmul handed out by the pool: whole 16-row
-// groups (the batched decode kernels' unit; 64 rows, the prefill kernels' row
-// block, for longer batches), about four chunks per thread. A thread that is
-// preempted mid-matmul then holds back at most one chunk while the others take
-// the rest, and the shared counter is touched a handful of times per matmul.
 // An A/B switch in the environment: set, non-empty and not "0".
 bool env_flag(const char* name) {
   const char* env = std::getenv(name);
   return env && *env && std::strcmp(env, "0") != 0;
 }
 
+// Rows per chunk of a weight matmul handed out by the pool: whole 16-row
+// groups (the batched decode kernels' unit; 64 rows, the prefill kernels' row
+// block, for longer batches), about four chunks per thread. A thread that is
+// preempted mid-matmul then holds back at most one chunk while the others take
+// the rest, and the shared counter is touched a handful of times per matmul.
 int64_t row_chunk(int64_t rows, int64_t n_tok, int threads) {
   const int64_t unit = n_tok > 16 ? 64 : 16;
   const int64_t want = (rows + 4 * threads - 1) / (4 * threads);

@@ -50,11 +50,11 @@ struct ForwardParams {
   MatmulObserver* observer = nullptr;  // optional; not owned
   // How the weight matmuls are spread over the threads (the same bits either
   // way; A/B switches, also QINFER_NO_FUSE=1 / QINFER_SEGMENTS=1):
-  // fuse: Q/K/V in one pool region, gate/up and the SwiGLU in one, the
-  // residual adds inside wo's and ffn_down's regions (each thread on its rows);
-  // segments: up to 16 tokens, each thread streams its own contiguous part of
-  // the rows (ThreadPool::parallel_segments) instead of taking chunks in turn.
-  // Off: no gain measured yet on the loaded 2-core machine (quiet A/B open).
+  // fuse (up to 16 tokens): Q/K/V in one pool region, gate/up and the SwiGLU
+  // in one, the residual adds inside wo's and ffn_down's regions (each thread
+  // on its rows); segments: up to 16 tokens, each thread streams its own
+  // contiguous part of the rows (ThreadPool::parallel_segments) instead of
+  // taking chunks in turn — off: slower than chunks in the quiet A/B (README).
   bool fuse = true;
   bool segments = false;
 };
