@@ -49,16 +49,7 @@ bool fit_to_float_output(float* w, int64_t rows, int64_t n, const std::vector<do
         const double* ci = &cross[size_t(i * n)];
         for (int64_t j = 0; j < n; ++j) b[size_t(j)] += wi * ci[j];
       }
-      for (int64_t i = 0; i < n; ++i) {  // L·y = b
-        double v = b[size_t(i)];
-        for (int64_t k = 0; k < i; ++k) v -= l[size_t(i * n + k)] * b[size_t(k)];
-        b[size_t(i)] = v / l[size_t(i * n + i)];
-      }
-      for (int64_t i = n - 1; i >= 0; --i) {  // Lᵀ·z = y
-        double v = b[size_t(i)];
-        for (int64_t k = i + 1; k < n; ++k) v -= l[size_t(k * n + i)] * b[size_t(k)];
-        b[size_t(i)] = v / l[size_t(i * n + i)];
-      }
+      cholesky_solve(l, n, b.data());  // z = (L·Lᵀ)⁻¹·b
       for (int64_t i = 0; i < n; ++i) fit[size_t(i)] = orig[size_t(i)] + b[size_t(i)];
       double k = 1;
       if (!h_float.empty()) {

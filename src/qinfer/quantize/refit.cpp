@@ -197,17 +197,9 @@ RefitStats refit_block_params(TypeId type, uint8_t* q, int64_t rows, int64_t col
         }
         bool ok = cholesky_lower(m, P);
         if (ok) {
-          for (int64_t i = 0; i < P; ++i) {  // L·y = rhs
-            double s = b_rhs[size_t(i)];
-            for (int64_t k = 0; k < i; ++k) s -= m[size_t(i * P + k)] * theta[size_t(k)];
-            theta[size_t(i)] = s / m[size_t(i * P + i)];
-          }
-          for (int64_t i = P - 1; i >= 0; --i) {  // Lᵀ·θ = y
-            double s = theta[size_t(i)];
-            for (int64_t k = i + 1; k < P; ++k) s -= m[size_t(k * P + i)] * theta[size_t(k)];
-            theta[size_t(i)] = s / m[size_t(i * P + i)];
-            ok &= std::isfinite(theta[size_t(i)]) && std::fabs(theta[size_t(i)]) < 60000.0;  // fp16's range
-          }
+          theta = b_rhs;
+          cholesky_solve(m, P, theta.data());
+          for (double v : theta) ok &= std::isfinite(v) && std::fabs(v) < 60000.0;  // fp16's range
         }
         if (ok && keep_energy) {
           // ŵ = A·θ has output energy θᵀ·M·θ; rescaled to wᵀ·H·w.

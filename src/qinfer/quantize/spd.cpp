@@ -34,6 +34,19 @@ bool cholesky_lower(std::vector<double>& a, int64_t n) {
   return true;
 }
 
+void cholesky_solve(const std::vector<double>& l, int64_t n, double* x) {
+  for (int64_t i = 0; i < n; ++i) {  // L·y = b
+    double v = x[i];
+    for (int64_t k = 0; k < i; ++k) v -= l[size_t(i * n + k)] * x[k];
+    x[i] = v / l[size_t(i * n + i)];
+  }
+  for (int64_t i = n - 1; i >= 0; --i) {  // Lᵀ·x = y
+    double v = x[i];
+    for (int64_t k = i + 1; k < n; ++k) v -= l[size_t(k * n + i)] * x[k];
+    x[i] = v / l[size_t(i * n + i)];
+  }
+}
+
 bool inverse_cholesky_upper(const std::vector<double>& h, int64_t n, std::vector<double>& u) {
   // Reversed copy: a[i][j] = h[n-1-i][n-1-j].
   std::vector<double> a(size_t(n * n));

@@ -12,6 +12,10 @@ namespace qinfer {
 // not finite); a is then left partly overwritten.
 bool cholesky_lower(std::vector<double>& a, int64_t n);
 
+// In place: x (n values, b on entry) becomes the solution of L·Lᵀ·x = b, with
+// l from cholesky_lower (forward, then back substitution).
+void cholesky_solve(const std::vector<double>& l, int64_t n, double* x);
+
 // U, upper triangular, with H⁻¹ = Uᵀ·U (GPTQ's "Cholesky of the inverse
 // Hessian", rows of U drive the error feedback). Computed without forming
 // H⁻¹: with P the reversal permutation and P·H·P = L'·L'ᵀ, U = P·L'⁻¹·P.
